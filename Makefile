@@ -1,0 +1,55 @@
+# A new user's commands. See README.md.
+BUILD_DIR ?= build
+FUZZ_DIR  ?= build-fuzz
+JOBS      ?= $(shell nproc)
+PORT      ?= 6379
+FUZZ_SECONDS ?= 30
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test unit integration fuzz bench bench-micro format clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+$(BUILD_DIR)/build.ninja $(BUILD_DIR)/Makefile:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/Makefile
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	mkdir -p data
+	$(BUILD_DIR)/stockd --port $(PORT) --bind 127.0.0.1 --dir ./data
+
+# Every test: unit (gtest via ctest), integration (real server, real clients), and a bounded fuzz run.
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 600
+	$(MAKE) --no-print-directory fuzz
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+integration: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
+
+fuzz: deps
+	cmake -S . -B $(FUZZ_DIR) -DSTOCKD_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_resp_parser
+	mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/tests/fuzz_resp_parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  $(FUZZ_DIR)/corpus tests/protocol/fuzz_seeds
+
+bench: build
+	bash bench/compare
+
+bench-micro: build
+	$(BUILD_DIR)/bench/protocol_bench
+
+format:
+	find protocol storage server replication tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

@@ -1,0 +1,78 @@
+#pragma once
+// Incremental RESP request parser: a pure state machine over bytes, no sockets and no engine.
+//
+// Contract. The caller owns a byte buffer. It calls Parse() with a view that starts at the first
+// byte of the request being parsed (the first unconsumed byte) and ends at the last byte received.
+// Between calls the caller may append bytes and may move the buffer (for example grow or compact
+// it), but the view it passes must keep starting at that same request's first byte. The parser
+// keeps its progress as offsets relative to that start, so it never rescans what it has accepted.
+//
+// Parse() returns:
+//  - kCommand: one complete request. `args()` then holds views into the view passed to this
+//    call (valid until that buffer changes), and `consumed()` is the request's length in bytes;
+//    the caller advances its start by that much. Empty inline lines are skipped and reported as
+//    consumed bytes with zero args (kCommand with args().empty()), which the caller just drops.
+//  - kNeedMore: the request is incomplete; call again with more bytes.
+//  - kError: a protocol error; `error()` is the Redis text without the leading "-ERR "
+//    (for example "Protocol error: invalid bulk length"). The caller replies and closes the
+//    connection: the parser is not usable afterwards until Reset().
+//
+// Both RESP multibulk ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") and inline ("GET k\r\n", with Redis's
+// quoting rules) requests are accepted.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/limits.h"
+
+namespace stockd::protocol {
+
+class RespParser {
+ public:
+  enum class Status { kCommand, kNeedMore, kError };
+
+  struct Limits {
+    int64_t bulk_length_bytes_max = kBulkLengthBytesMaxDefault;
+    int64_t multibulk_length_max = kMultibulkLengthMax;
+    size_t inline_bytes_max = kInlineBytesMax;
+  };
+
+  RespParser() = default;
+  explicit RespParser(Limits limits) : limits_(limits) {}
+
+  Status Parse(std::string_view input);
+
+  const std::vector<std::string_view>& args() const { return args_; }
+  size_t consumed() const { return consumed_; }
+  const std::string& error() const { return error_; }
+
+  // When kNeedMore is returned while reading a bulk string, the number of bytes the caller's view
+  // must hold for this request to complete (so a connection can reserve once for a large value).
+  // Zero when unknown.
+  size_t bytes_needed_hint() const { return bytes_needed_hint_; }
+
+  void set_limits(const Limits& limits) { limits_ = limits; }
+  // Forgets any partial request.
+  void Reset();
+
+ private:
+  // Implementation state: offsets are relative to the start of the current request.
+  enum class State { kStart, kMultibulkArg, kBulkBody };
+  Status ParseInline(std::string_view input);
+  Status ParseMultibulk(std::string_view input);
+  Status Fail(std::string_view message);
+
+  Limits limits_;
+  State state_ = State::kStart;
+  size_t pos_ = 0;                 // next byte to examine, relative to request start
+  int64_t args_expected_ = 0;      // multibulk count
+  int64_t bulk_length_ = -1;       // length of the bulk being read
+  std::vector<std::pair<size_t, size_t>> arg_spans_;  // (offset, length) of accepted args
+  std::vector<std::string_view> args_;
+  size_t consumed_ = 0;
+  size_t bytes_needed_hint_ = 0;
+  std::string error_;
+};
+
+}  // namespace stockd::protocol
