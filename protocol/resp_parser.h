@@ -57,19 +57,36 @@ class RespParser {
   void Reset();
 
  private:
-  // Implementation state: offsets are relative to the start of the current request.
-  enum class State { kStart, kMultibulkArg, kBulkBody };
+  // Implementation state. Every offset is relative to the first byte of the current request, so
+  // the caller may move its buffer between calls; bytes before pos_ are never examined again.
+  enum class State {
+    kStart,           // nothing accepted yet: the first byte decides inline or multibulk
+    kInline,          // searching for the '\n' that ends an inline request
+    kMultibulkCount,  // searching for the '\r' that ends "*<count>"
+    kBulkLength,      // searching for the '\r' that ends "$<length>"
+    kBulkBody,        // waiting for bulk_length_ bytes plus the 2-byte terminator
+    kFailed,          // a protocol error was reported; only Reset() leaves this state
+  };
+  // Result of looking for the end of a header or inline line.
+  enum class LineSearch { kFound, kNeedMore, kTooBig };
+
   Status ParseInline(std::string_view input);
   Status ParseMultibulk(std::string_view input);
+  LineSearch FindLineEnd(std::string_view input, char terminator, size_t* end);
+  Status Complete(std::string_view input);
   Status Fail(std::string_view message);
 
   Limits limits_;
   State state_ = State::kStart;
-  size_t pos_ = 0;                 // next byte to examine, relative to request start
-  int64_t args_expected_ = 0;      // multibulk count
-  int64_t bulk_length_ = -1;       // length of the bulk being read
-  std::vector<std::pair<size_t, size_t>> arg_spans_;  // (offset, length) of accepted args
+  size_t pos_ = 0;             // next byte to examine
+  size_t line_start_ = 0;      // first byte of the header line being searched
+  int64_t args_expected_ = 0;  // bulk strings still to read in this multibulk request
+  int64_t bulk_length_ = -1;   // length of the bulk being read
+  std::vector<std::pair<size_t, size_t>> arg_spans_;  // (offset, length) of accepted bulk args
   std::vector<std::string_view> args_;
+  // Decoded inline arguments that contained quotes or escapes, so differ from the input bytes;
+  // args_ then points here (valid until the next Parse() or Reset()).
+  std::string inline_storage_;
   size_t consumed_ = 0;
   size_t bytes_needed_hint_ = 0;
   std::string error_;
