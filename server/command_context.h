@@ -1,0 +1,84 @@
+#pragma once
+// What a handler sees while it runs: the arguments' shard data, the reply, the clock, and the
+// client that sent the command.
+//
+// Threading contract. A data handler runs on the thread of the shard that owns its keys, or on
+// the thread of the last shard of a locked set (multi-shard commands). Either way, DbFor(key)
+// returns the database of the shard that owns `key`, and that shard is safe to touch. The client
+// (`conn()`) is quiescent while its command runs elsewhere, so handlers may read and write its
+// state; nothing else about the client is safe to touch.
+#include <cstdint>
+#include <string_view>
+
+#include "protocol/reply_builder.h"
+#include "server/command.h"
+#include "server/engine.h"
+#include "storage/db.h"
+
+namespace stockd::server {
+
+class Connection;
+
+class CommandContext {
+ public:
+  CommandContext(Engine& engine, Connection* conn, protocol::ReplyBuilder* reply, int db_index,
+                 int64_t now_ms, const CommandSpec* spec)
+      : engine_(engine),
+        conn_(conn),
+        reply_(reply),
+        db_index_(db_index),
+        now_ms_(now_ms),
+        spec_(spec) {}
+
+  Engine& engine() { return engine_; }
+  Connection* conn() { return conn_; }
+  protocol::ReplyBuilder& reply() { return *reply_; }
+  int db_index() const { return db_index_; }
+  void set_db_index(int db) { db_index_ = db; }
+  int64_t now_ms() const { return now_ms_; }
+  const CommandSpec& spec() const { return *spec_; }
+
+  storage::Shard& ShardFor(std::string_view key) {
+    return engine_.shard(engine_.ShardOf(key)).data();
+  }
+  storage::Db& DbFor(std::string_view key) { return ShardFor(key).db(db_index_); }
+  storage::Db& DbOnShard(uint32_t shard) { return engine_.shard(shard).data().db(db_index_); }
+
+  // A read lookup: counts keyspace hits and misses as INFO stats reports them.
+  storage::Db::Entry* LookupRead(std::string_view key);
+  storage::Db::Entry* LookupWrite(std::string_view key) { return DbFor(key).Find(key, now_ms_); }
+
+  // Every handler that changes a key calls this once per key changed: it wakes WATCHers and
+  // counts the change. It is the one place a write becomes visible to the rest of the system.
+  void KeyModified(std::string_view key) {
+    storage::Shard& s = ShardFor(key);
+    s.KeyModified(db_index_, key);
+    s.changes.Add();
+  }
+
+ private:
+  Engine& engine_;
+  Connection* conn_;
+  protocol::ReplyBuilder* reply_;
+  int db_index_;
+  int64_t now_ms_;
+  const CommandSpec* spec_;
+};
+
+// Common replies and argument parsing shared by the command families. Each *OrReply helper
+// replies with the error itself and returns false, so a handler can just return.
+namespace reply {
+inline constexpr std::string_view kSyntaxError = "ERR syntax error";
+inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kNotFloat = "ERR value is not a valid float";
+inline constexpr std::string_view kWrongType =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+inline constexpr std::string_view kOverflow = "ERR increment or decrement would overflow";
+}  // namespace reply
+
+bool ParseInt64Arg(std::string_view s, int64_t* out);
+bool ParseInt64OrReply(CommandContext& ctx, std::string_view s, int64_t* out);
+bool ParseLongDouble(std::string_view s, long double* out);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace stockd::server

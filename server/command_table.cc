@@ -1,0 +1,172 @@
+// The command table: every command stockd serves, declared once. Dispatch checks arity, auth and
+// MULTI rules from here; COMMAND INFO/DOCS/COUNT/LIST and INFO commandstats are generated from
+// here. To find where a command lives: its handler's name is below, and families.h says which
+// file in server/commands/ defines it.
+#include <absl/container/flat_hash_map.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "server/command.h"
+#include "server/commands/families.h"
+
+namespace stockd::server {
+namespace {
+
+constexpr uint32_t W = kWrite, R = kReadOnly, F = kFast, A = kAdmin, NA = kNoAuth, NS = kNoScript,
+                   LD = kLoading, ST = kStale, OOM = kDenyOom, NM = kNoMulti, CN = kConnection,
+                   GL = kGlobal, TX = kTxControl;
+
+// clang-format off
+CommandSpec client_subcommands[] = {
+  {"id", 2, NS|LD|ST|CN, 0, 0, 0, CmdClientId, "connection", "Returns the unique client ID of the connection.", "5.0.0", "O(1)"},
+  {"setname", 3, NS|LD|ST|CN, 0, 0, 0, CmdClientSetName, "connection", "Sets the connection name.", "2.6.9", "O(1)"},
+  {"getname", 2, NS|LD|ST|CN, 0, 0, 0, CmdClientGetName, "connection", "Returns the name of the connection.", "2.6.9", "O(1)"},
+  {"info", 2, NS|LD|ST|CN, 0, 0, 0, CmdClientInfo, "connection", "Returns information about the connection.", "6.2.0", "O(1)"},
+  {"list", -2, A|NS|LD|ST|CN, 0, 0, 0, CmdClientList, "connection", "Lists open connections.", "2.4.0", "O(N) where N is the number of client connections"},
+  {"kill", -3, A|NS|LD|ST|CN, 0, 0, 0, CmdClientKill, "connection", "Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections"},
+  {"setinfo", 4, NS|LD|ST|CN, 0, 0, 0, CmdClientSetInfo, "connection", "Sets information specific to the client or connection.", "7.2.0", "O(1)"},
+  {"help", 2, LD|ST|CN, 0, 0, 0, CmdClientHelp, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)"},
+};
+
+CommandSpec config_subcommands[] = {
+  {"get", -3, A|NS|LD|ST|CN, 0, 0, 0, CmdConfigGet, "server", "Returns the effective values of configuration parameters.", "2.0.0", "O(N) when N is the number of configuration parameters provided"},
+  {"set", -4, A|NS|LD|ST|CN, 0, 0, 0, CmdConfigSet, "server", "Sets configuration parameters in-flight.", "2.0.0", "O(N) when N is the number of configuration parameters provided"},
+  {"resetstat", 2, A|NS|LD|ST|GL, 0, 0, 0, CmdConfigResetStat, "server", "Resets the server's statistics.", "2.0.0", "O(1)"},
+  {"help", 2, LD|ST|CN, 0, 0, 0, CmdConfigHelp, "server", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)"},
+};
+
+CommandSpec command_subcommands[] = {
+  {"count", 2, LD|ST|CN, 0, 0, 0, CmdCommandCount, "server", "Returns a count of commands.", "2.8.13", "O(1)"},
+  {"info", -2, LD|ST|CN, 0, 0, 0, CmdCommandInfo, "server", "Returns information about one, multiple or all commands.", "2.8.13", "O(N) where N is the number of commands to look up"},
+  {"docs", -2, LD|ST|CN, 0, 0, 0, CmdCommandDocs, "server", "Returns documentary information about one, multiple or all commands.", "7.0.0", "O(N) where N is the number of commands to look up"},
+  {"list", -2, LD|ST|CN, 0, 0, 0, CmdCommandList, "server", "Returns a list of command names.", "7.0.0", "O(N) where N is the total number of Redis commands"},
+  {"help", 2, LD|ST|CN, 0, 0, 0, CmdCommandHelp, "server", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)"},
+};
+
+CommandSpec commands[] = {
+  // connection
+  {"ping", -1, F|CN, 0, 0, 0, CmdPing, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)"},
+  {"echo", 2, F|CN, 0, 0, 0, CmdEcho, "connection", "Returns the given string.", "1.0.0", "O(1)"},
+  {"hello", -1, NS|LD|ST|F|NA|CN, 0, 0, 0, CmdHello, "connection", "Handshakes with the server.", "6.0.0", "O(1)"},
+  {"auth", -2, NS|LD|ST|F|NA|CN, 0, 0, 0, CmdAuth, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user"},
+  {"select", 2, LD|ST|F|CN, 0, 0, 0, CmdSelect, "connection", "Changes the selected database.", "1.0.0", "O(1)"},
+  {"quit", -1, A|NS|LD|ST|F|NA|CN|TX, 0, 0, 0, CmdQuit, "connection", "Closes the connection.", "1.0.0", "O(1)"},
+  {"reset", 1, NS|LD|ST|F|NA|CN|TX, 0, 0, 0, CmdReset, "connection", "Resets the connection.", "6.2.0", "O(1)"},
+  {"client", -2, 0, 0, 0, 0, nullptr, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", client_subcommands},
+  // server
+  {"info", -1, LD|ST|GL, 0, 0, 0, CmdInfo, "server", "Returns information and statistics about the server.", "1.0.0", "O(1)"},
+  {"dbsize", 1, R|F|GL, 0, 0, 0, CmdDbSize, "server", "Returns the number of keys in the database.", "1.0.0", "O(1)"},
+  {"flushdb", -1, W|GL, 0, 0, 0, CmdFlushDb, "server", "Removes all keys from the current database.", "1.0.0", "O(N) where N is the number of keys in the selected database"},
+  {"flushall", -1, W|GL, 0, 0, 0, CmdFlushAll, "server", "Removes all keys from all databases.", "1.0.0", "O(N) where N is the total number of keys in all databases"},
+  {"time", 1, LD|ST|F|CN, 0, 0, 0, CmdTime, "server", "Returns the server time.", "2.6.0", "O(1)"},
+  {"config", -2, 0, 0, 0, 0, nullptr, "server", "A container for server configuration commands.", "2.0.0", "Depends on subcommand.", config_subcommands},
+  {"shutdown", -1, A|NS|LD|ST|NM|CN, 0, 0, 0, CmdShutdown, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"},
+  {"command", -1, LD|ST|CN, 0, 0, 0, CmdCommand, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of commands", command_subcommands},
+  // keys
+  {"del", -2, W, 1, -1, 1, CmdDel, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed."},
+  {"unlink", -2, W|F, 1, -1, 1, CmdDel, "generic", "Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size."},
+  {"exists", -2, R|F, 1, -1, 1, CmdExists, "generic", "Determines whether one or more keys exist.", "1.0.0", "O(N) where N is the number of keys to check."},
+  {"type", 2, R|F, 1, 1, 1, CmdType, "generic", "Determines the type of value stored at a key.", "1.0.0", "O(1)"},
+  {"rename", 3, W, 1, 2, 1, CmdRename, "generic", "Renames a key and overwrites the destination.", "1.0.0", "O(1)"},
+  {"renamenx", 3, W|F, 1, 2, 1, CmdRenameNx, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)"},
+  {"randomkey", 1, R|GL, 0, 0, 0, CmdRandomKey, "generic", "Returns a random key name from the database.", "1.0.0", "O(1)"},
+  {"keys", 2, R|GL, 0, 0, 0, CmdKeys, "generic", "Returns all key names that match a pattern.", "1.0.0", "O(N) with N being the number of keys in the database"},
+  {"scan", -2, R, 0, 0, 0, CmdScan, "generic", "Iterates over the key names in the database.", "2.8.0", "O(1) for every call. O(N) for a complete iteration.", {}, RouteScan},
+  {"expire", -3, W|F, 1, 1, 1, CmdExpire, "generic", "Sets the expiration time of a key in seconds.", "1.0.0", "O(1)"},
+  {"pexpire", -3, W|F, 1, 1, 1, CmdExpire, "generic", "Sets the expiration time of a key in milliseconds.", "2.6.0", "O(1)"},
+  {"expireat", -3, W|F, 1, 1, 1, CmdExpire, "generic", "Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "O(1)"},
+  {"pexpireat", -3, W|F, 1, 1, 1, CmdExpire, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "O(1)"},
+  {"ttl", 2, R|F, 1, 1, 1, CmdTtl, "generic", "Returns the expiration time in seconds of a key.", "1.0.0", "O(1)"},
+  {"pttl", 2, R|F, 1, 1, 1, CmdTtl, "generic", "Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)"},
+  {"expiretime", 2, R|F, 1, 1, 1, CmdTtl, "generic", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "O(1)"},
+  {"pexpiretime", 2, R|F, 1, 1, 1, CmdTtl, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "O(1)"},
+  {"persist", 2, W|F, 1, 1, 1, CmdPersist, "generic", "Removes the expiration time of a key.", "2.2.0", "O(1)"},
+  // strings
+  {"get", 2, R|F, 1, 1, 1, CmdGet, "string", "Returns the string value of a key.", "1.0.0", "O(1)"},
+  {"set", -3, W|OOM, 1, 1, 1, CmdSet, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)"},
+  {"setnx", 3, W|OOM|F, 1, 1, 1, CmdSetNx, "string", "Set the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)"},
+  {"setex", 4, W|OOM, 1, 1, 1, CmdSetEx, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1)"},
+  {"psetex", 4, W|OOM, 1, 1, 1, CmdSetEx, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "O(1)"},
+  {"getset", 3, W|OOM|F, 1, 1, 1, CmdGetSet, "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0", "O(1)"},
+  {"getdel", 2, W|F, 1, 1, 1, CmdGetDel, "string", "Returns the string value of a key after deleting the key.", "6.2.0", "O(1)"},
+  {"getex", -2, W|F, 1, 1, 1, CmdGetEx, "string", "Returns the string value of a key after setting its expiration time.", "6.2.0", "O(1)"},
+  {"mget", -2, R|F, 1, -1, 1, CmdMGet, "string", "Atomically returns the string values of one or more keys.", "1.0.0", "O(N) where N is the number of keys to retrieve."},
+  {"mset", -3, W|OOM, 1, -1, 2, CmdMSet, "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1", "O(N) where N is the number of keys to set."},
+  {"msetnx", -3, W|OOM, 1, -1, 2, CmdMSetNx, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "O(N) where N is the number of keys to set."},
+  {"incr", 2, W|OOM|F, 1, 1, 1, CmdIncr, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)"},
+  {"decr", 2, W|OOM|F, 1, 1, 1, CmdIncr, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)"},
+  {"incrby", 3, W|OOM|F, 1, 1, 1, CmdIncr, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)"},
+  {"decrby", 3, W|OOM|F, 1, 1, 1, CmdIncr, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)"},
+  {"incrbyfloat", 3, W|OOM|F, 1, 1, 1, CmdIncrByFloat, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "O(1)"},
+  {"append", 3, W|OOM|F, 1, 1, 1, CmdAppend, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1)"},
+  {"strlen", 2, R|F, 1, 1, 1, CmdStrLen, "string", "Returns the length of a string value.", "2.2.0", "O(1)"},
+  {"getrange", 4, R, 1, 1, 1, CmdGetRange, "string", "Returns a substring of the string stored at a key.", "2.4.0", "O(N) where N is the length of the returned string."},
+  {"setrange", 4, W|OOM, 1, 1, 1, CmdSetRange, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "O(1)"},
+  // transactions
+  {"multi", 1, NS|LD|ST|F|CN|TX, 0, 0, 0, CmdMulti, "transactions", "Starts a transaction.", "1.2.0", "O(1)"},
+  {"exec", 1, NS|LD|ST|TX, 0, 0, 0, CmdExec, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction"},
+  {"discard", 1, NS|LD|ST|F|CN|TX, 0, 0, 0, CmdDiscard, "transactions", "Discards a transaction.", "2.0.0", "O(N), when N is the number of queued commands"},
+  {"watch", -2, NS|LD|ST|F|TX, 1, -1, 1, CmdWatch, "transactions", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0", "O(1) for every key."},
+  {"unwatch", 1, NS|LD|ST|F|CN, 0, 0, 0, CmdUnwatch, "transactions", "Forgets about watched keys of a transaction.", "2.2.0", "O(1)"},
+};
+// clang-format on
+
+}  // namespace
+
+std::string CommandSpec::FullName() const {
+  if (parent) return std::string(parent->name) + "|" + std::string(name);
+  return std::string(name);
+}
+
+const CommandTable& CommandTable::Get() {
+  static const CommandTable table;
+  return table;
+}
+
+CommandTable::CommandTable() : specs_(commands) {
+  for (CommandSpec& c : commands) {
+    c.id = id_count_++;
+    by_id_.push_back(&c);
+    by_name_.emplace(c.name, &c);
+    for (CommandSpec& sub : c.subcommands) {
+      sub.parent = &c;
+      sub.id = id_count_++;
+      by_id_.push_back(&sub);
+    }
+  }
+}
+
+static bool SameName(std::string_view lower, std::string_view any) {
+  return lower.size() == any.size() &&
+         std::equal(lower.begin(), lower.end(), any.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+const CommandSpec* CommandTable::FindTop(std::string_view name) const {
+  // Names are matched case-insensitively; no command name is longer than this.
+  constexpr size_t kCommandNameBytesMax = 32;
+  if (name.size() > kCommandNameBytesMax) return nullptr;
+  char lower[kCommandNameBytesMax];
+  for (size_t i = 0; i < name.size(); ++i) {
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  auto it = by_name_.find(std::string_view(lower, name.size()));
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+const CommandSpec* CommandTable::Find(CmdArgs args, bool* unknown_subcommand) const {
+  *unknown_subcommand = false;
+  const CommandSpec* top = FindTop(args[0]);
+  if (!top || top->subcommands.empty()) return top;
+  // A container: COMMAND alone is a command of its own; CLIENT and CONFIG need a subcommand.
+  if (args.size() < 2) return top;  // arity decides: COMMAND alone is valid, CLIENT is not
+  for (const CommandSpec& sub : top->subcommands) {
+    if (SameName(sub.name, args[1])) return &sub;
+  }
+  *unknown_subcommand = true;
+  return nullptr;
+}
+
+}  // namespace stockd::server

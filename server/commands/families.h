@@ -1,0 +1,82 @@
+#pragma once
+// Handlers of every command family, one file per family in this folder. The table that names
+// each command and points to its handler is server/command_table.cc.
+#include "server/command.h"
+
+namespace stockd::server {
+
+// connection_family.cc
+void CmdPing(CmdArgs, CommandContext&);
+void CmdEcho(CmdArgs, CommandContext&);
+void CmdHello(CmdArgs, CommandContext&);
+void CmdAuth(CmdArgs, CommandContext&);
+void CmdSelect(CmdArgs, CommandContext&);
+void CmdQuit(CmdArgs, CommandContext&);
+void CmdReset(CmdArgs, CommandContext&);
+void CmdClientId(CmdArgs, CommandContext&);
+void CmdClientSetName(CmdArgs, CommandContext&);
+void CmdClientGetName(CmdArgs, CommandContext&);
+void CmdClientInfo(CmdArgs, CommandContext&);
+void CmdClientList(CmdArgs, CommandContext&);
+void CmdClientKill(CmdArgs, CommandContext&);
+void CmdClientSetInfo(CmdArgs, CommandContext&);
+void CmdClientHelp(CmdArgs, CommandContext&);
+
+// server_family.cc
+void CmdInfo(CmdArgs, CommandContext&);
+void CmdDbSize(CmdArgs, CommandContext&);
+void CmdFlushDb(CmdArgs, CommandContext&);
+void CmdFlushAll(CmdArgs, CommandContext&);
+void CmdTime(CmdArgs, CommandContext&);
+void CmdConfigGet(CmdArgs, CommandContext&);
+void CmdConfigSet(CmdArgs, CommandContext&);
+void CmdConfigResetStat(CmdArgs, CommandContext&);
+void CmdConfigHelp(CmdArgs, CommandContext&);
+void CmdShutdown(CmdArgs, CommandContext&);
+void CmdCommand(CmdArgs, CommandContext&);
+void CmdCommandCount(CmdArgs, CommandContext&);
+void CmdCommandInfo(CmdArgs, CommandContext&);
+void CmdCommandDocs(CmdArgs, CommandContext&);
+void CmdCommandList(CmdArgs, CommandContext&);
+void CmdCommandHelp(CmdArgs, CommandContext&);
+
+// generic_family.cc (keys)
+void CmdDel(CmdArgs, CommandContext&);
+void CmdExists(CmdArgs, CommandContext&);
+void CmdType(CmdArgs, CommandContext&);
+void CmdRename(CmdArgs, CommandContext&);
+void CmdRenameNx(CmdArgs, CommandContext&);
+void CmdRandomKey(CmdArgs, CommandContext&);
+void CmdKeys(CmdArgs, CommandContext&);
+void CmdScan(CmdArgs, CommandContext&);
+uint32_t RouteScan(CmdArgs, uint32_t shards);
+void CmdExpire(CmdArgs, CommandContext&);  // EXPIRE PEXPIRE EXPIREAT PEXPIREAT
+void CmdTtl(CmdArgs, CommandContext&);     // TTL PTTL EXPIRETIME PEXPIRETIME
+void CmdPersist(CmdArgs, CommandContext&);
+
+// string_family.cc
+void CmdGet(CmdArgs, CommandContext&);
+void CmdSet(CmdArgs, CommandContext&);
+void CmdSetNx(CmdArgs, CommandContext&);
+void CmdSetEx(CmdArgs, CommandContext&);  // SETEX and PSETEX
+void CmdGetSet(CmdArgs, CommandContext&);
+void CmdGetDel(CmdArgs, CommandContext&);
+void CmdGetEx(CmdArgs, CommandContext&);
+void CmdMGet(CmdArgs, CommandContext&);
+void CmdMSet(CmdArgs, CommandContext&);
+void CmdMSetNx(CmdArgs, CommandContext&);
+void CmdIncr(CmdArgs, CommandContext&);  // INCR DECR INCRBY DECRBY
+void CmdIncrByFloat(CmdArgs, CommandContext&);
+void CmdAppend(CmdArgs, CommandContext&);
+void CmdStrLen(CmdArgs, CommandContext&);
+void CmdGetRange(CmdArgs, CommandContext&);
+void CmdSetRange(CmdArgs, CommandContext&);
+
+// transaction_family.cc
+void CmdMulti(CmdArgs, CommandContext&);
+void CmdExec(CmdArgs, CommandContext&);
+void CmdDiscard(CmdArgs, CommandContext&);
+void CmdWatch(CmdArgs, CommandContext&);
+void CmdUnwatch(CmdArgs, CommandContext&);
+
+}  // namespace stockd::server

@@ -1,0 +1,378 @@
+// Keyspace commands, as Redis 7.0 defines them (db.c, expire.c): DEL UNLINK EXISTS TYPE RENAME
+// RENAMENX RANDOMKEY KEYS SCAN EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME
+// PEXPIRETIME PERSIST.
+//
+// SCAN's cursor. Keys are spread over shards, and one SCAN call runs on one shard, so the cursor
+// names the shard in its low kScanShardBits bits and that shard's Dict cursor above them. A scan
+// walks shard 0's table to its end, then shard 1's, and so on; the last shard's end is cursor 0.
+// Dict's reverse-binary cursor keeps Redis's guarantee per shard (a key present for the whole
+// scan is returned at least once), hence for the whole keyspace.
+#include <fmt/format.h>
+
+#include <cassert>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "server/command_context.h"
+#include "server/commands/families.h"
+#include "server/config.h"
+#include "storage/glob.h"
+
+namespace stockd::server {
+namespace {
+
+using storage::Db;
+using storage::ValueType;
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMsPerSecond = 1000;
+
+constexpr int kScanShardBits = 8;
+constexpr uint64_t kScanShardMask = (uint64_t{1} << kScanShardBits) - 1;
+static_assert(kShardsMax <= (1 << kScanShardBits), "SCAN cursor cannot name every shard");
+// COUNT's default, as Redis.
+constexpr int64_t kScanCountDefault = 10;
+// Dict scan steps one SCAN call may take per COUNT, as Redis (a sparse table returns fewer keys
+// instead of blocking the shard).
+constexpr int64_t kScanStepsPerCount = 10;
+
+// Random picks RANDOMKEY tries before it walks the keyspace for any live key. Each expired pick
+// is deleted, so picks only fail while expired keys remain.
+constexpr int kRandomKeyPicksMax = 100;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+const char* TypeNameOf(const Db::Entry* e) { return storage::TypeName(e->val.value.type()); }
+
+// ---------------------------------------------------------------------------------------------
+// SCAN cursor
+
+// Parses a cursor as Redis's parseScanCursorOrReply (strtoul): decimal, no leading space, no
+// trailing bytes, in range.
+bool ParseScanCursor(std::string_view arg, uint64_t* out) {
+  std::string s(arg);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+struct ScanCursor {
+  uint32_t shard;
+  uint64_t dict_cursor;
+};
+
+// Splits a cursor; false when it cannot be parsed or names a shard that does not exist.
+bool DecodeScanCursor(std::string_view arg, uint32_t shards, ScanCursor* out) {
+  uint64_t cursor;
+  if (!ParseScanCursor(arg, &cursor)) return false;
+  uint64_t shard = cursor & kScanShardMask;
+  if (shard >= shards) return false;
+  out->shard = static_cast<uint32_t>(shard);
+  out->dict_cursor = cursor >> kScanShardBits;
+  return true;
+}
+
+uint64_t EncodeScanCursor(uint32_t shard, uint64_t dict_cursor) {
+  // A Dict cursor never exceeds its table's bucket mask, far below 2^(64 - kScanShardBits).
+  assert((dict_cursor >> (64 - kScanShardBits)) == 0);
+  return (dict_cursor << kScanShardBits) | shard;
+}
+
+struct ScanOptions {
+  int64_t count = kScanCountDefault;
+  std::string_view pattern;  // empty: no MATCH (or MATCH *)
+  bool has_type = false;
+  std::string_view type;
+};
+
+// Parses SCAN's options after the cursor; replies with the error and returns false on a bad one.
+bool ParseScanOptionsOrReply(CmdArgs args, CommandContext& ctx, ScanOptions* out) {
+  for (size_t i = 2; i < args.size(); i += 2) {
+    bool has_value = i + 1 < args.size();
+    if (EqualsIgnoreCase(args[i], "COUNT") && has_value) {
+      if (!ParseInt64OrReply(ctx, args[i + 1], &out->count)) return false;
+      if (out->count < 1) {
+        ctx.reply().Error(reply::kSyntaxError);
+        return false;
+      }
+    } else if (EqualsIgnoreCase(args[i], "MATCH") && has_value) {
+      out->pattern = args[i + 1] == "*" ? std::string_view() : args[i + 1];
+    } else if (EqualsIgnoreCase(args[i], "TYPE") && has_value) {
+      out->has_type = true;
+      out->type = args[i + 1];
+    } else {
+      ctx.reply().Error(reply::kSyntaxError);
+      return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared operations
+
+void RenameGeneric(CmdArgs args, CommandContext& ctx, bool nx) {
+  std::string_view src = args[1], dst = args[2];
+  protocol::ReplyBuilder& rb = ctx.reply();
+  Db::Entry* from = ctx.LookupWrite(src);
+  if (from == nullptr) return rb.Error("ERR no such key");
+  if (src == dst) return nx ? rb.Integer(0) : rb.Ok();
+  if (nx && ctx.LookupWrite(dst) != nullptr) return rb.Integer(0);
+  // Take the value out and drop the source first; the destination may live on another shard.
+  storage::Slot slot = std::move(from->val);
+  Db& src_db = ctx.DbFor(src);
+  src_db.EraseEntry(from);  // also drops it from the expiry index
+  Db& dst_db = ctx.DbFor(dst);
+  Db::Entry* to = dst_db.FindOrInsert(dst, ctx.now_ms()).first;
+  to->val.value = std::move(slot.value);
+  dst_db.SetExpire(to, slot.expire_at_ms);  // also clears an expiry the old destination had
+  ctx.KeyModified(src);
+  ctx.KeyModified(dst);
+  return nx ? rb.Integer(1) : rb.Ok();
+}
+
+enum ExpireFlag : uint32_t {
+  kExpireNx = 1u << 0,
+  kExpireXx = 1u << 1,
+  kExpireGt = 1u << 2,
+  kExpireLt = 1u << 3,
+};
+
+// EXPIRE's NX XX GT LT (Redis 7.0's parseExtendedExpireArgumentsOrReply).
+bool ParseExpireFlagsOrReply(CmdArgs args, CommandContext& ctx, uint32_t* flags) {
+  for (size_t i = 3; i < args.size(); ++i) {
+    std::string_view opt = args[i];
+    if (EqualsIgnoreCase(opt, "NX")) {
+      *flags |= kExpireNx;
+    } else if (EqualsIgnoreCase(opt, "XX")) {
+      *flags |= kExpireXx;
+    } else if (EqualsIgnoreCase(opt, "GT")) {
+      *flags |= kExpireGt;
+    } else if (EqualsIgnoreCase(opt, "LT")) {
+      *flags |= kExpireLt;
+    } else {
+      ctx.reply().Error(fmt::format("ERR Unsupported option {}", opt));
+      return false;
+    }
+  }
+  if ((*flags & kExpireNx) && (*flags & (kExpireXx | kExpireGt | kExpireLt))) {
+    ctx.reply().Error("ERR NX and XX, GT or LT options at the same time are not compatible");
+    return false;
+  }
+  if ((*flags & kExpireGt) && (*flags & kExpireLt)) {
+    ctx.reply().Error("ERR GT and LT options at the same time are not compatible");
+    return false;
+  }
+  return true;
+}
+
+// Whether NX/XX/GT/LT allow replacing expiry `current` (0: none, an infinite TTL) by `when`.
+bool ExpireConditionHolds(uint32_t flags, int64_t current, int64_t when) {
+  bool has_ttl = current != 0;
+  if ((flags & kExpireNx) && has_ttl) return false;
+  if ((flags & kExpireXx) && !has_ttl) return false;
+  if ((flags & kExpireGt) && (!has_ttl || when <= current)) return false;
+  if ((flags & kExpireLt) && has_ttl && when >= current) return false;
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+// DEL and UNLINK (deletion is synchronous either way).
+void CmdDel(CmdArgs args, CommandContext& ctx) {
+  int64_t deleted = 0;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (ctx.DbFor(args[i]).Erase(args[i], ctx.now_ms())) {
+      ctx.KeyModified(args[i]);
+      ++deleted;
+    }
+  }
+  ctx.reply().Integer(deleted);
+}
+
+// Counts every argument naming a live key, repeats included.
+void CmdExists(CmdArgs args, CommandContext& ctx) {
+  int64_t count = 0;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (ctx.LookupRead(args[i]) != nullptr) ++count;
+  }
+  ctx.reply().Integer(count);
+}
+
+void CmdType(CmdArgs args, CommandContext& ctx) {
+  Db::Entry* e = ctx.LookupRead(args[1]);
+  ctx.reply().SimpleString(e == nullptr ? "none" : TypeNameOf(e));
+}
+
+void CmdRename(CmdArgs args, CommandContext& ctx) { RenameGeneric(args, ctx, /*nx=*/false); }
+void CmdRenameNx(CmdArgs args, CommandContext& ctx) { RenameGeneric(args, ctx, /*nx=*/true); }
+
+// Runs with every shard locked. Picks a shard weighted by its key count, then a random key of it,
+// so every key is about equally likely; an expired pick is deleted and the pick retried.
+void CmdRandomKey(CmdArgs args, CommandContext& ctx) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint32_t shards = ctx.engine().shard_count();
+  for (int pick = 0; pick < kRandomKeyPicksMax; ++pick) {
+    uint64_t total = 0;
+    for (uint32_t s = 0; s < shards; ++s) total += ctx.DbOnShard(s).size();
+    if (total == 0) return ctx.reply().Null();
+    uint64_t r = rng() % total;
+    uint32_t s = 0;
+    while (r >= ctx.DbOnShard(s).size()) r -= ctx.DbOnShard(s++).size();
+    Db& db = ctx.DbOnShard(s);
+    Db::Entry* e = db.Random(rng);
+    assert(e != nullptr);
+    if (!Db::IsExpired(e, ctx.now_ms())) return ctx.reply().Bulk(e->key);
+    std::string key = e->key;
+    db.Find(key, ctx.now_ms());  // deletes it as lazy expiry does, telling the shard
+  }
+  // Many expired picks in a row: any live key will do.
+  for (uint32_t s = 0; s < shards; ++s) {
+    Db::Entry* live = nullptr;
+    ctx.DbOnShard(s).ForEach([&](Db::Entry* e) {
+      if (live == nullptr && !Db::IsExpired(e, ctx.now_ms())) live = e;
+    });
+    if (live != nullptr) return ctx.reply().Bulk(live->key);
+  }
+  ctx.reply().Null();
+}
+
+// Runs with every shard locked.
+void CmdKeys(CmdArgs args, CommandContext& ctx) {
+  std::string_view pattern = args[1];
+  bool all = pattern == "*";
+  std::vector<std::string_view> keys;
+  for (uint32_t s = 0; s < ctx.engine().shard_count(); ++s) {
+    ctx.DbOnShard(s).ForEach([&](Db::Entry* e) {
+      if (Db::IsExpired(e, ctx.now_ms())) return;
+      if (all || storage::GlobMatch(pattern, e->key)) keys.push_back(e->key);
+    });
+  }
+  protocol::ReplyBuilder& rb = ctx.reply();
+  rb.ArrayHeader(static_cast<int64_t>(keys.size()));
+  for (std::string_view k : keys) rb.Bulk(k);
+}
+
+uint32_t RouteScan(CmdArgs args, uint32_t shards) {
+  ScanCursor c;
+  if (args.size() < 2 || !DecodeScanCursor(args[1], shards, &c)) return 0;  // handler replies
+  return c.shard;
+}
+
+// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]; runs on the cursor's shard.
+void CmdScan(CmdArgs args, CommandContext& ctx) {
+  ScanCursor c;
+  if (!DecodeScanCursor(args[1], ctx.engine().shard_count(), &c)) {
+    return ctx.reply().Error("ERR invalid cursor");
+  }
+  ScanOptions opt;
+  if (!ParseScanOptionsOrReply(args, ctx, &opt)) return;
+  Db& db = ctx.DbOnShard(c.shard);
+  std::vector<std::string_view> keys;
+  int64_t visited = 0;  // keys seen before filtering, which COUNT bounds as in Redis
+  auto emit = [&](Db::Entry* e) {
+    ++visited;
+    if (Db::IsExpired(e, ctx.now_ms())) return;
+    if (!opt.pattern.empty() && !storage::GlobMatch(opt.pattern, e->key)) return;
+    if (opt.has_type && !EqualsIgnoreCase(opt.type, TypeNameOf(e))) return;
+    keys.push_back(e->key);
+  };
+  int64_t steps_left =
+      opt.count > kInt64Max / kScanStepsPerCount ? kInt64Max : opt.count * kScanStepsPerCount;
+  uint64_t dict_cursor = c.dict_cursor;
+  do {
+    dict_cursor = db.Scan(dict_cursor, emit);
+  } while (dict_cursor != 0 && --steps_left > 0 && visited < opt.count);
+
+  uint64_t next = 0;
+  if (dict_cursor != 0) {
+    next = EncodeScanCursor(c.shard, dict_cursor);
+  } else if (c.shard + 1 < ctx.engine().shard_count()) {
+    next = EncodeScanCursor(c.shard + 1, 0);  // this shard is done: the next one starts
+  }
+  protocol::ReplyBuilder& rb = ctx.reply();
+  rb.ArrayHeader(2);
+  rb.Bulk(std::to_string(next));
+  rb.ArrayHeader(static_cast<int64_t>(keys.size()));
+  for (std::string_view k : keys) rb.Bulk(k);
+}
+
+// EXPIRE key seconds, PEXPIRE key ms, EXPIREAT key unix-seconds, PEXPIREAT key unix-ms; each
+// with [NX | XX | GT | LT]. A time not in the future deletes the key (and replies 1).
+void CmdExpire(CmdArgs args, CommandContext& ctx) {
+  std::string_view name = args[0];
+  bool in_ms = EqualsIgnoreCase(name, "pexpire") || EqualsIgnoreCase(name, "pexpireat");
+  bool absolute = EqualsIgnoreCase(name, "expireat") || EqualsIgnoreCase(name, "pexpireat");
+  uint32_t flags = 0;
+  if (!ParseExpireFlagsOrReply(args, ctx, &flags)) return;
+  int64_t when;
+  if (!ParseInt64OrReply(ctx, args[2], &when)) return;
+  auto invalid = [&] {
+    ctx.reply().Error(fmt::format("ERR invalid expire time in '{}' command", Lower(name)));
+  };
+  // Negative times are allowed (they delete the key); only overflow is an error.
+  if (!in_ms) {
+    if (when > kInt64Max / kMsPerSecond || when < kInt64Min / kMsPerSecond) return invalid();
+    when *= kMsPerSecond;
+  }
+  int64_t base = absolute ? 0 : ctx.now_ms();
+  if (when > kInt64Max - base) return invalid();
+  when += base;
+
+  std::string_view key = args[1];
+  Db::Entry* e = ctx.LookupWrite(key);
+  if (e == nullptr) return ctx.reply().Integer(0);
+  if (!ExpireConditionHolds(flags, e->val.expire_at_ms, when)) return ctx.reply().Integer(0);
+  Db& db = ctx.DbFor(key);
+  if (when <= ctx.now_ms()) {
+    db.EraseEntry(e);
+  } else {
+    db.SetExpire(e, when);
+  }
+  ctx.KeyModified(key);
+  ctx.reply().Integer(1);
+}
+
+// TTL and PTTL (remaining time), EXPIRETIME and PEXPIRETIME (absolute Unix time): -2 for a
+// missing key, -1 for a key without expiry. Seconds are rounded to the nearest, as Redis.
+void CmdTtl(CmdArgs args, CommandContext& ctx) {
+  std::string_view name = args[0];
+  bool in_ms = EqualsIgnoreCase(name, "pttl") || EqualsIgnoreCase(name, "pexpiretime");
+  bool absolute = EqualsIgnoreCase(name, "expiretime") || EqualsIgnoreCase(name, "pexpiretime");
+  Db::Entry* e = ctx.LookupRead(args[1]);
+  if (e == nullptr) return ctx.reply().Integer(-2);
+  int64_t at_ms = e->val.expire_at_ms;
+  if (at_ms == 0) return ctx.reply().Integer(-1);
+  int64_t t = absolute ? at_ms : at_ms - ctx.now_ms();
+  if (t < 0) t = 0;
+  if (!in_ms) t = t / kMsPerSecond + (t % kMsPerSecond >= kMsPerSecond / 2 ? 1 : 0);
+  ctx.reply().Integer(t);
+}
+
+void CmdPersist(CmdArgs args, CommandContext& ctx) {
+  Db::Entry* e = ctx.LookupWrite(args[1]);
+  if (e == nullptr || e->val.expire_at_ms == 0) return ctx.reply().Integer(0);
+  ctx.DbFor(args[1]).SetExpire(e, 0);
+  ctx.KeyModified(args[1]);
+  ctx.reply().Integer(1);
+}
+
+}  // namespace stockd::server

@@ -1,0 +1,82 @@
+#pragma once
+// Server configuration: redis.conf syntax and names where Redis has the directive.
+//
+// Sources, in order: an optional config file, then "--directive value..." arguments (each
+// becomes one more config line, as redis-server does). Any unknown or malformed directive stops
+// startup with a message naming the directive and the line.
+//
+// Thread-safety: directives that CONFIG SET may change at runtime are atomics (or guarded by a
+// mutex, for strings) and may be read from any thread; the others are fixed after startup.
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stockd::server {
+
+// Limits with units, as named constants (see docs/configuration.md).
+inline constexpr int kDatabasesMax = 1024;      // `databases` upper bound
+inline constexpr int kShardsMax = 256;          // `shards` upper bound
+inline constexpr int kMaxClientsMax = 1000000;  // `maxclients` upper bound
+inline constexpr int kHzMax = 500;              // `hz` upper bound (Redis: CONFIG_MAX_HZ)
+
+struct Config {
+  // Fixed after startup.
+  std::vector<std::string> bind = {"127.0.0.1"};
+  int port = 6379;
+  std::string dir = ".";
+  int databases = 16;
+  int shards = 0;       // 0: one per hardware core
+  std::string logfile;  // empty: stdout
+  std::string pidfile;
+  int tcp_backlog = 511;
+  std::string config_file;  // absolute path of the file read at startup, if any
+
+  // Changeable at runtime with CONFIG SET.
+  std::atomic<int> maxclients{10000};
+  std::atomic<bool> protected_mode{true};
+  std::atomic<int64_t> proto_max_bulk_len{512LL * 1024 * 1024};          // bytes
+  std::atomic<int64_t> client_query_buffer_limit{1024LL * 1024 * 1024};  // bytes
+  std::atomic<int> hz{10};              // cron passes per second per shard
+  std::atomic<int> timeout{0};          // idle client timeout, seconds; 0 = never
+  std::atomic<int> tcp_keepalive{300};  // seconds
+  // Bytes of allocated memory above which commands that may grow memory (flag denyoom) are
+  // refused with -OOM; 0 = no limit. Only the noeviction policy exists: nothing is evicted.
+  std::atomic<int64_t> maxmemory{0};
+
+  std::string requirepass() const {
+    std::lock_guard lock(mu_);
+    return requirepass_;
+  }
+  void set_requirepass(std::string p) {
+    std::lock_guard lock(mu_);
+    requirepass_ = std::move(p);
+  }
+
+  // Applies one directive with its arguments. Returns false with *error set (the message
+  // without the file/line context) when the directive is unknown or its value is bad.
+  // `at_runtime` refuses directives that cannot change while running.
+  bool Apply(std::string_view name, std::span<const std::string> values, bool at_runtime,
+             std::string* error);
+  // Names of every directive matching a glob pattern, with their current value, in table order.
+  std::vector<std::pair<std::string, std::string>> Get(std::string_view pattern) const;
+
+  // Reads startup configuration from argv (program name excluded). On error returns false with
+  // a multi-line message for stderr in redis-server's format.
+  bool LoadFromArgs(std::span<const std::string> args, std::string* error);
+
+  int EffectiveShards() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::string requirepass_;
+};
+
+// Splits a config line as Redis's sdssplitargs does (quotes and escapes). Returns false on
+// unbalanced quotes.
+bool SplitConfigLine(std::string_view line, std::vector<std::string>* out);
+
+}  // namespace stockd::server

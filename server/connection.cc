@@ -1,0 +1,576 @@
+#include "server/connection.h"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <cassert>
+#include <cstring>
+
+#include "server/clients.h"
+#include "server/command_context.h"
+#include "storage/log.h"
+
+namespace stockd::server {
+namespace {
+
+std::string UnknownCommandError(CmdArgs args) {
+  // Redis: "unknown command 'x', with args beginning with: 'a' 'b' " (args cut at 128 bytes).
+  std::string name(args[0].substr(0, 128));
+  std::string rest;
+  for (size_t i = 1; i < args.size() && rest.size() < 128; ++i) {
+    rest += fmt::format("'{}' ", args[i].substr(0, 128 - rest.size()));
+  }
+  return fmt::format("ERR unknown command '{}', with args beginning with: {}", name, rest);
+}
+
+std::string Endpoint(const asio::ip::tcp::endpoint& e) {
+  if (e.address().is_v6()) return fmt::format("[{}]:{}", e.address().to_string(), e.port());
+  return fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+}  // namespace
+
+Connection::Connection(Engine& engine, ShardThread& home, asio::ip::tcp::socket socket,
+                       ClientRegistry& registry)
+    : engine_(engine),
+      home_(home),
+      socket_(std::move(socket)),
+      registry_(registry),
+      groups_(engine.shard_count()) {
+  info_.id = registry.NextId();
+  info_.created_ms = Engine::NowMs();
+  info_.last_interaction_ms = info_.created_ms;
+  info_.home = home.index();
+  boost::system::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) info_.addr = Endpoint(remote);
+  auto local = socket_.local_endpoint(ec);
+  if (!ec) info_.laddr = Endpoint(local);
+  info_.fd = socket_.native_handle();
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  int keepalive_s = engine.config().tcp_keepalive.load(std::memory_order_relaxed);
+  if (keepalive_s > 0) {
+    // As Redis's anetKeepAlive: first probe after `keepalive_s` idle seconds, then every third
+    // of that, and give up after three unanswered probes.
+    int fd = socket_.native_handle(), on = 1, interval = std::max(1, keepalive_s / 3), count = 3;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_s, sizeof(keepalive_s));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+  }
+  authenticated_ = engine.config().requirepass().empty();
+}
+
+Connection::~Connection() = default;
+
+void Connection::Start() {
+  home_.stats().connected_clients.Add();
+  DoRead();
+}
+
+void Connection::Kill() {
+  asio::post(home_.io(), [self = shared_from_this()] { self->CloseNow(); });
+}
+
+void Connection::CloseNow() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  UnwatchAll();
+  home_.stats().connected_clients.Add(static_cast<uint64_t>(-1));
+  registry_.Remove(id());  // may drop the last reference held elsewhere; `self` in callers keeps us
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+void Connection::DoRead() {
+  if (closed_ || reading_ || busy_) return;
+  if (out_.size() + writing_.size() > kOutputPendingBytesPauseReading) return;  // DoWrite resumes
+  // Make room: compact when nothing references the buffer (no batch is running), then grow to
+  // the parser's hint for a large bulk, or by a chunk.
+  if (rbegin_ == rend_) {
+    rbegin_ = rend_ = 0;
+  } else if (rbegin_ > 0 && rbuf_.size() - rend_ < kReadChunkBytes) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+    rend_ -= rbegin_;
+    rbegin_ = 0;
+  }
+  size_t want = std::max(kReadChunkBytes, parser_.bytes_needed_hint() > rend_ - rbegin_
+                                              ? parser_.bytes_needed_hint() - (rend_ - rbegin_)
+                                              : 0);
+  if (rbuf_.size() - rend_ < want) rbuf_.resize(rend_ + want);
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(const boost::system::error_code& ec, size_t n) {
+  reading_ = false;
+  if (ec || closed_) {
+    CloseNow();
+    return;
+  }
+  rend_ += n;
+  home_.stats().net_input_bytes.Add(n);
+  info_.last_interaction_ms.store(Engine::NowMs(), std::memory_order_relaxed);
+  info_.qbuf.store(rend_ - rbegin_, std::memory_order_relaxed);
+  ParseBatch();
+}
+
+void Connection::ParseBatch() {
+  assert(!reading_);  // the buffer must not change under the batch's views
+  batch_.clear();
+  argv_.clear();
+  inline_args_.clear();
+  batch_next_ = 0;
+  more_input_ = false;
+  parser_.set_limits({engine_.config().proto_max_bulk_len.load(std::memory_order_relaxed),
+                      protocol::kMultibulkLengthMax, protocol::kInlineBytesMax});
+  size_t pos = rbegin_;
+  while (true) {
+    if (batch_.size() == kPipelineBatchCommandsMax) {
+      more_input_ = true;
+      break;
+    }
+    auto status = parser_.Parse(std::string_view(rbuf_.data() + pos, rend_ - pos));
+    if (status == protocol::RespParser::Status::kNeedMore) break;
+    if (status == protocol::RespParser::Status::kError) {
+      protocol_error_ = parser_.error();
+      break;
+    }
+    const auto& args = parser_.args();
+    if (!args.empty()) {
+      batch_.push_back({static_cast<uint32_t>(argv_.size()), static_cast<uint32_t>(args.size())});
+      if (rbuf_[pos] == '*') {
+        argv_.insert(argv_.end(), args.begin(), args.end());
+      } else {
+        // An inline command's decoded (quoted) arguments live in the parser, valid only until the
+        // next Parse(): keep copies for the batch (inline commands are rare: nc, telnet).
+        for (std::string_view a : args) argv_.push_back(inline_args_.emplace_back(a));
+      }
+    }
+    pos += parser_.consumed();
+  }
+  parsed_until_ = pos;
+  if (protocol_error_.empty() &&
+      rend_ - parsed_until_ > static_cast<size_t>(engine_.config().client_query_buffer_limit.load(
+                                  std::memory_order_relaxed))) {
+    log::Warning("Closing client that reached max query buffer length: id={} addr={}", id(),
+                 info_.addr);
+    protocol_error_ = "Protocol error: query buffer limit exceeded";
+  }
+  busy_ = true;
+  RunBatch();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch
+
+bool Connection::ShardsOf(const CommandSpec& spec, CmdArgs args, std::vector<uint32_t>* shards) {
+  if (spec.has(kGlobal)) {
+    *shards = engine_.AllShards();
+    return true;
+  }
+  if (spec.route) {
+    shards->push_back(spec.route(args, engine_.shard_count()));
+    return true;
+  }
+  spec.ForEachKey(args, [&](size_t i) {
+    uint32_t s = engine_.ShardOf(args[i]);
+    if (std::find(shards->begin(), shards->end(), s) == shards->end()) shards->push_back(s);
+  });
+  return !shards->empty();
+}
+
+bool Connection::ExecShards(std::vector<uint32_t>* shards) {
+  for (const QueuedCommand& q : queued_) {
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    std::vector<uint32_t> s;
+    ShardsOf(*q.spec, CmdArgs(views), &s);
+    for (uint32_t x : s) {
+      if (std::find(shards->begin(), shards->end(), x) == shards->end()) shards->push_back(x);
+    }
+  }
+  // The watched keys' shards are locked too, so the dirty check and the commands are one step.
+  for (const auto& [db, key] : watched_keys_) {
+    uint32_t s = engine_.ShardOf(key);
+    if (std::find(shards->begin(), shards->end(), s) == shards->end()) shards->push_back(s);
+  }
+  return !shards->empty();
+}
+
+Connection::Plan Connection::MakePlan(CmdArgs args) {
+  Plan plan;
+  bool unknown_sub = false;
+  const CommandSpec* spec = CommandTable::Get().Find(args, &unknown_sub);
+  auto reject = [&](std::string error) {
+    plan.kind = PlanKind::kReply;
+    plan.error = std::move(error);
+    if (in_multi_) multi_error_ = true;  // EXEC will answer EXECABORT
+    if (spec) home_.stats().commands[spec->id].rejected_calls.Add();
+    return plan;
+  };
+  if (!spec) {
+    if (unknown_sub) {
+      std::string container(args[0]);
+      std::transform(container.begin(), container.end(), container.begin(), ::toupper);
+      return reject(fmt::format("ERR unknown subcommand '{}'. Try {} HELP.", args[1].substr(0, 128),
+                                container));
+    }
+    return reject(UnknownCommandError(args));
+  }
+  plan.spec = spec;
+  if (!spec->ArityOk(args.size())) {
+    return reject(fmt::format("ERR wrong number of arguments for '{}' command", spec->FullName()));
+  }
+  if (!authenticated_ && !spec->has(kNoAuth)) return reject("NOAUTH Authentication required.");
+  int64_t maxmemory = engine_.config().maxmemory.load(std::memory_order_relaxed);
+  if (maxmemory > 0 && spec->has(kDenyOom) &&
+      engine_.used_memory_bytes() > static_cast<uint64_t>(maxmemory)) {
+    return reject("OOM command not allowed when used memory > 'maxmemory'.");
+  }
+  info_.last_cmd.store(spec, std::memory_order_relaxed);
+  if (in_multi_ && !spec->has(kTxControl)) {
+    if (spec->has(kNoMulti)) return reject("ERR Command not allowed inside a transaction");
+    plan.kind = PlanKind::kQueue;
+    return plan;
+  }
+  if (spec->name == "exec" && in_multi_ && !multi_error_) {
+    if (ExecShards(&plan.shards)) {
+      std::sort(plan.shards.begin(), plan.shards.end());
+      if (plan.shards.size() == 1) {
+        plan.kind = PlanKind::kShard;
+        plan.shard = plan.shards[0];
+      } else {
+        plan.kind = PlanKind::kLocked;
+      }
+      return plan;
+    }
+    plan.kind = PlanKind::kInline;
+    return plan;
+  }
+  if (spec->has(kConnection) || spec->name == "exec") {
+    plan.kind = PlanKind::kInline;
+    return plan;
+  }
+  if (!ShardsOf(*spec, args, &plan.shards)) {
+    plan.kind = PlanKind::kInline;  // keyless: runs with no shard data (handler replies)
+    return plan;
+  }
+  if (plan.shards.size() == 1 && !spec->has(kGlobal)) {
+    plan.kind = PlanKind::kShard;
+    plan.shard = plan.shards[0];
+    return plan;
+  }
+  std::sort(plan.shards.begin(), plan.shards.end());
+  plan.kind = PlanKind::kLocked;
+  return plan;
+}
+
+void Connection::RunBatch() {
+  while (batch_next_ < batch_.size()) {
+    if (closed_) break;
+    uint32_t index = static_cast<uint32_t>(batch_next_);
+    CmdArgs args = ArgsOf(index);
+    // A plan is made once per command: a barrier's plan waits here while the segment before it
+    // runs (nothing a segment does can change what the plan depends on).
+    if (!plan_ready_) {
+      plan_ = MakePlan(args);
+      plan_ready_ = true;
+    }
+    if (plan_.kind == PlanKind::kShard && !plan_.spec->has(kTxControl)) {
+      segment_.push_back({index, plan_.shard, plan_.spec});
+      plan_ready_ = false;
+      ++batch_next_;
+      continue;
+    }
+    if (!segment_.empty()) {
+      if (!FlushSegment()) return;  // resumes from MergeSegment
+      continue;
+    }
+    plan_ready_ = false;
+    ++batch_next_;
+    if (!RunBarrier(args, plan_)) return;  // resumes when the barrier completes
+  }
+  if (!segment_.empty() && !FlushSegment()) return;
+  FinishBatch();
+}
+
+bool Connection::FlushSegment() {
+  uint32_t home = home_.index();
+  bool all_home = !home_.locked();
+  for (const SegmentCommand& c : segment_) all_home = all_home && c.shard == home;
+  int64_t now_ms = Engine::NowMs();
+  if (all_home) {
+    protocol::ReplyBuilder rb(&out_, resp_version_);
+    for (const SegmentCommand& c : segment_) Execute(*c.spec, ArgsOf(c.batch_index), rb, now_ms);
+    segment_.clear();
+    return true;
+  }
+  for (uint32_t i = 0; i < segment_.size(); ++i) groups_[segment_[i].shard].members.push_back(i);
+  pending_ = 0;
+  for (uint32_t s = 0; s < groups_.size(); ++s) {
+    if (!groups_[s].members.empty()) ++pending_;
+  }
+  auto self = shared_from_this();
+  for (uint32_t s = 0; s < groups_.size(); ++s) {
+    Group& g = groups_[s];
+    if (g.members.empty()) continue;
+    if (s == home && !home_.locked()) {
+      RunGroup(g, now_ms);
+      --pending_;
+      continue;
+    }
+    auto task = [self, &g, now_ms] {
+      self->RunGroup(g, now_ms);
+      asio::post(self->home_.io(), [self] {
+        if (--self->pending_ == 0) self->MergeSegment();
+      });
+    };
+    if (s == home) {
+      home_.RunOrDefer(std::move(task));
+    } else {
+      engine_.shard(s).Submit(std::move(task));
+    }
+  }
+  // pending_ > 0 here: some group is on another shard, or the home shard is locked (either
+  // case is excluded from the all-home path above).
+  return false;
+}
+
+void Connection::RunGroup(Group& g, int64_t now_ms) {
+  protocol::ReplyBuilder rb(&g.out, resp_version_);
+  for (uint32_t m : g.members) {
+    const SegmentCommand& c = segment_[m];
+    Execute(*c.spec, ArgsOf(c.batch_index), rb, now_ms);
+    g.ends.push_back(g.out.size());
+  }
+}
+
+void Connection::MergeSegment() {
+  // Replies in request order: take each member's slice from its shard's buffer.
+  std::vector<size_t> next(groups_.size(), 0), offset(groups_.size(), 0);
+  for (const SegmentCommand& c : segment_) {
+    Group& g = groups_[c.shard];
+    size_t end = g.ends[next[c.shard]++];
+    out_.append(g.out, offset[c.shard], end - offset[c.shard]);
+    offset[c.shard] = end;
+  }
+  for (Group& g : groups_) {
+    g.members.clear();
+    g.out.clear();
+    g.ends.clear();
+  }
+  segment_.clear();
+  RunBatch();
+}
+
+bool Connection::RunBarrier(CmdArgs args, Plan& plan) {
+  protocol::ReplyBuilder rb(&out_, resp_version_);
+  switch (plan.kind) {
+    case PlanKind::kReply:
+      rb.Error(plan.error);
+      home_.stats().total_error_replies.Add();
+      return true;
+    case PlanKind::kQueue: {
+      if (queued_.size() >= kMultiQueuedCommandsMax) {
+        multi_error_ = true;
+        rb.Error(fmt::format("ERR MULTI queue is full ({} commands)", kMultiQueuedCommandsMax));
+        return true;
+      }
+      queued_.push_back({plan.spec, std::vector<std::string>(args.begin(), args.end())});
+      info_.multi.store(static_cast<int>(queued_.size()), std::memory_order_relaxed);
+      rb.SimpleString("QUEUED");
+      return true;
+    }
+    case PlanKind::kInline:
+      Execute(*plan.spec, args, rb, Engine::NowMs());
+      return true;
+    case PlanKind::kShard:
+    case PlanKind::kLocked:
+      break;
+  }
+  // Asynchronous: the reply goes to barrier_out_ and is appended when the command completes.
+  auto self = shared_from_this();
+  const CommandSpec* spec = plan.spec;
+  auto body = [self, spec, args] {
+    protocol::ReplyBuilder rb(&self->barrier_out_, self->resp_version_);
+    self->Execute(*spec, args, rb, Engine::NowMs());
+  };
+  auto done = [self] {
+    self->out_.append(self->barrier_out_);
+    self->barrier_out_.clear();
+    self->RunBatch();
+  };
+  if (plan.kind == PlanKind::kShard) {
+    if (plan.shard == home_.index() && !home_.locked()) {
+      body();
+      out_.append(barrier_out_);
+      barrier_out_.clear();
+      return true;
+    }
+    auto task = [self, body = std::move(body), done = std::move(done)]() mutable {
+      body();
+      asio::post(self->home_.io(), std::move(done));
+    };
+    if (plan.shard == home_.index()) {
+      home_.RunOrDefer(std::move(task));
+    } else {
+      engine_.shard(plan.shard).Submit(std::move(task));
+    }
+    return false;
+  }
+  engine_.RunLocked(std::move(plan.shards), std::move(body), home_.io(), std::move(done));
+  return false;
+}
+
+void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyBuilder& rb,
+                         int64_t now_ms) {
+  ThreadStats& stats = ShardThread::Current()->stats();
+  std::string* out = rb.out();
+  size_t before = out->size();
+  int64_t start_us = Engine::NowUs();
+  CommandContext ctx(engine_, this, &rb, db_index_, now_ms, &spec);
+  spec.handler(args, ctx);
+  int64_t elapsed_us = Engine::NowUs() - start_us;
+  CommandStats& cs = stats.commands[spec.id];
+  cs.calls.Add();
+  cs.usec.Add(static_cast<uint64_t>(std::max<int64_t>(elapsed_us, 0)));
+  stats.total_commands_processed.Add();
+  if (out->size() > before && (*out)[before] == '-') {
+    cs.failed_calls.Add();
+    stats.total_error_replies.Add();
+  }
+}
+
+void Connection::FinishBatch() {
+  busy_ = false;
+  rbegin_ = parsed_until_;
+  info_.qbuf.store(rend_ - rbegin_, std::memory_order_relaxed);
+  if (!protocol_error_.empty()) {
+    protocol::ReplyBuilder rb(&out_, resp_version_);
+    rb.Error("ERR " + protocol_error_);
+    log::Verbose("Protocol error ({}) from client: id={} addr={}", protocol_error_, id(),
+                 info_.addr);
+    close_after_write_ = true;
+  }
+  DoWrite();
+  if (close_after_write_ || closed_) return;
+  if (more_input_) {
+    // The batch stopped at its size cap: more complete requests may already be buffered. Stay
+    // busy until the next batch is parsed, so no read starts (and moves the buffer) meanwhile;
+    // posting lets write completions run between batches.
+    busy_ = true;
+    asio::post(home_.io(), [self = shared_from_this()] {
+      if (self->closed_) {
+        self->busy_ = false;
+        return;
+      }
+      self->ParseBatch();
+    });
+    return;
+  }
+  DoRead();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+void Connection::DoWrite() {
+  if (closed_ || write_in_flight_) return;
+  if (out_.empty()) {
+    if (close_after_write_) CloseNow();
+    return;
+  }
+  writing_.swap(out_);
+  out_.clear();
+  write_in_flight_ = true;
+  info_.omem.store(writing_.size(), std::memory_order_relaxed);
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+                      self->write_in_flight_ = false;
+                      self->home_.stats().net_output_bytes.Add(n);
+                      // Keep a modest buffer for the next write instead of freeing it each time.
+                      if (self->writing_.capacity() > 4 * kReadChunkBytes) {
+                        std::string().swap(self->writing_);
+                      } else {
+                        self->writing_.clear();
+                      }
+                      self->info_.omem.store(self->out_.size(), std::memory_order_relaxed);
+                      if (ec) {
+                        self->CloseNow();
+                        return;
+                      }
+                      self->DoWrite();
+                      if (!self->busy_) self->DoRead();
+                    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client state
+
+void Connection::BeginMulti() {
+  in_multi_ = true;
+  multi_error_ = false;
+  queued_.clear();
+  info_.multi.store(0, std::memory_order_relaxed);
+}
+
+void Connection::EndMulti() {
+  in_multi_ = false;
+  multi_error_ = false;
+  queued_.clear();
+  info_.multi.store(-1, std::memory_order_relaxed);
+  UnwatchAll();
+}
+
+void Connection::UnwatchAll() {
+  if (watched_keys_.empty()) {
+    watch_flag_.reset();
+    return;
+  }
+  // Unregister on each key's shard; the shards drop their reference to the flag.
+  const storage::WatchFlag* flag = watch_flag_.get();
+  for (auto& [db, key] : watched_keys_) {
+    ShardThread& s = engine_.shard(engine_.ShardOf(key));
+    s.Submit([&s, db = db, key = std::move(key), flag, keep = watch_flag_] {
+      s.data().Unwatch(db, key, flag);
+    });
+  }
+  watched_keys_.clear();
+  watch_flag_.reset();
+}
+
+std::string Connection::DescribeForList() const {
+  int64_t now = Engine::NowMs();
+  std::string name, lib_name, lib_ver;
+  {
+    std::lock_guard lock(info_.mu);
+    name = info_.name;
+    lib_name = info_.lib_name;
+    lib_ver = info_.lib_ver;
+  }
+  const CommandSpec* last = info_.last_cmd.load(std::memory_order_relaxed);
+  int multi = info_.multi.load(std::memory_order_relaxed);
+  return fmt::format(
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 "
+      "multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} "
+      "tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+      info_.id, info_.addr, info_.laddr, info_.fd, name, (now - info_.created_ms) / 1000,
+      (now - info_.last_interaction_ms.load(std::memory_order_relaxed)) / 1000,
+      multi >= 0 ? "x" : "N", info_.db.load(std::memory_order_relaxed), multi,
+      info_.qbuf.load(std::memory_order_relaxed), kReadChunkBytes,
+      info_.omem.load(std::memory_order_relaxed), last ? last->FullName() : "NULL",
+      info_.resp.load(std::memory_order_relaxed), lib_name, lib_ver);
+}
+
+}  // namespace stockd::server

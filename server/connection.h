@@ -1,0 +1,209 @@
+#pragma once
+// One client connection: reads requests, runs them through dispatch, writes replies in request
+// order. Lives on one thread (its "home" shard thread) for its whole life.
+//
+// Pipelining. All complete requests in the read buffer are parsed into a batch (views into the
+// buffer, which is not touched again until the batch is done). The batch runs in *segments*: a
+// segment is a run of consecutive commands each of whose keys live on a single shard. A segment
+// is split by shard; the home shard's part runs inline, every other part is posted to its shard
+// as one task, and the replies are merged back in request order. Commands on one shard keep
+// their order; commands on different shards touch different keys, and the client has seen no
+// reply to any of them yet, so running them concurrently is indistinguishable from running them
+// in order. Anything else (connection commands, multi-shard and global commands, MULTI
+// queueing, errors) is a *barrier*: it waits for the segment before it and runs alone.
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "protocol/reply_builder.h"
+#include "protocol/resp_parser.h"
+#include "server/command.h"
+#include "server/engine.h"
+#include "storage/shard.h"
+
+namespace stockd::server {
+
+class ClientRegistry;
+
+// Per-connection limits (docs/configuration.md).
+// Bytes read per read(2) at least; the buffer grows beyond it for large requests.
+inline constexpr size_t kReadChunkBytes = 16 * 1024;
+// Commands parsed into one batch at most; the rest wait in the buffer for the next batch.
+inline constexpr size_t kPipelineBatchCommandsMax = 1024;
+// Replies waiting to be written above which the connection stops reading until they drain
+// (back-pressure instead of unbounded memory for a client that does not read).
+inline constexpr size_t kOutputPendingBytesPauseReading = 64 * 1024 * 1024;
+// Commands MULTI may queue before EXEC (each queued command is a copy of its arguments).
+inline constexpr size_t kMultiQueuedCommandsMax = 100000;
+
+// Fields other threads read (CLIENT LIST, CLIENT INFO, INFO clients).
+struct ClientInfo {
+  uint64_t id = 0;
+  std::string addr, laddr;
+  int fd = -1;
+  int64_t created_ms = 0;
+  std::atomic<int64_t> last_interaction_ms{0};
+  std::atomic<int> db{0};
+  std::atomic<int> resp{2};
+  std::atomic<int> multi{-1};  // queued commands, or -1 outside MULTI
+  std::atomic<size_t> qbuf{0};
+  std::atomic<size_t> omem{0};
+  std::atomic<const CommandSpec*> last_cmd{nullptr};
+  std::atomic<uint32_t> home{0};
+
+  mutable std::mutex mu;  // guards the strings below
+  std::string name, lib_name, lib_ver;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Engine& engine, ShardThread& home, asio::ip::tcp::socket socket,
+             ClientRegistry& registry);
+  ~Connection();
+
+  void Start();
+  // Any thread: close this connection (CLIENT KILL, SHUTDOWN).
+  void Kill();
+
+  const ClientInfo& info() const { return info_; }
+  ClientInfo& info() { return info_; }
+  uint64_t id() const { return info_.id; }
+  ShardThread& home() { return home_; }
+  Engine& engine() { return engine_; }
+  std::string DescribeForList() const;  // one CLIENT LIST line, without the newline
+
+  // Client state for connection commands (home thread, or while quiescent).
+  int db_index() const { return db_index_; }
+  void set_db_index(int db) {
+    db_index_ = db;
+    info_.db = db;
+  }
+  int resp_version() const { return resp_version_; }
+  void set_resp_version(int v) {
+    resp_version_ = v;
+    info_.resp = v;
+  }
+  bool authenticated() const { return authenticated_; }
+  void set_authenticated(bool a) { authenticated_ = a; }
+  // QUIT: reply, flush, then close.
+  void CloseAfterReply() { close_after_write_ = true; }
+
+  // MULTI/EXEC state.
+  struct QueuedCommand {
+    const CommandSpec* spec;
+    std::vector<std::string> args;
+  };
+  bool in_multi() const { return in_multi_; }
+  void BeginMulti();
+  // Leaves MULTI (EXEC or DISCARD) and clears the queue and WATCH.
+  void EndMulti();
+  std::vector<QueuedCommand>& queued() { return queued_; }
+  bool multi_aborted() const { return multi_error_; }
+
+  // WATCH state: the flag every watched key's shard marks on change, and the keys (db, key).
+  std::shared_ptr<storage::WatchFlag>& watch_flag() { return watch_flag_; }
+  std::vector<std::pair<int, std::string>>& watched_keys() { return watched_keys_; }
+  // Drops every WATCH (posts the unregistration to the shards).
+  void UnwatchAll();
+
+  // Runs one command in the current thread and context (the thread must own, or hold locked,
+  // the command's shards), with stats. Used by dispatch and by EXEC for queued commands.
+  void Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyBuilder& rb, int64_t now_ms);
+
+ private:
+  enum class PlanKind { kReply, kQueue, kInline, kShard, kLocked };
+  struct Plan {
+    PlanKind kind;
+    uint32_t shard = 0;            // kShard
+    std::vector<uint32_t> shards;  // kLocked
+    std::string error;             // kReply (full error text, without '-')
+    const CommandSpec* spec = nullptr;
+  };
+  struct SegmentCommand {
+    uint32_t batch_index;
+    uint32_t shard;
+    const CommandSpec* spec;
+  };
+  struct Group {
+    std::vector<uint32_t> members;  // indexes into segment_
+    std::string out;
+    std::vector<size_t> ends;  // end offset in `out` of each member's reply
+  };
+  struct Parsed {
+    uint32_t arg_begin;
+    uint32_t arg_count;
+  };
+
+  void DoRead();
+  void OnRead(const boost::system::error_code& ec, size_t n);
+  void ParseBatch();
+  void RunBatch();
+  void FinishBatch();
+  void DoWrite();
+  void CloseNow();
+
+  Plan MakePlan(CmdArgs args);
+  bool ShardsOf(const CommandSpec& spec, CmdArgs args, std::vector<uint32_t>* shards);
+  bool ExecShards(std::vector<uint32_t>* shards);
+  // Runs the pending segment. Returns true if it completed synchronously.
+  bool FlushSegment();
+  void RunGroup(Group& g, int64_t now_ms);
+  void MergeSegment();
+  // Runs a barrier command. Returns true if it completed synchronously.
+  bool RunBarrier(CmdArgs args, Plan& plan);
+  CmdArgs ArgsOf(uint32_t batch_index) const {
+    const Parsed& p = batch_[batch_index];
+    return CmdArgs(argv_.data() + p.arg_begin, p.arg_count);
+  }
+
+  Engine& engine_;
+  ShardThread& home_;
+  asio::ip::tcp::socket socket_;
+  ClientRegistry& registry_;
+  ClientInfo info_;
+
+  // Input.
+  std::vector<char> rbuf_;
+  size_t rbegin_ = 0, rend_ = 0;  // unconsumed bytes are [rbegin_, rend_)
+  protocol::RespParser parser_;
+  std::vector<std::string_view> argv_;
+  std::deque<std::string> inline_args_;  // owned copies of inline commands' arguments
+  std::vector<Parsed> batch_;
+  size_t batch_next_ = 0;
+  size_t parsed_until_ = 0;
+  std::string protocol_error_;
+  bool more_input_ = false;  // the batch stopped at kPipelineBatchCommandsMax
+
+  // Execution.
+  Plan plan_;  // the plan of batch_[batch_next_] when plan_ready_
+  bool plan_ready_ = false;
+  std::vector<SegmentCommand> segment_;
+  std::vector<Group> groups_;  // one per shard
+  int pending_ = 0;
+  std::string barrier_out_;
+
+  // Output.
+  std::string out_;
+  std::string writing_;
+  bool write_in_flight_ = false;
+  bool reading_ = false;
+  bool busy_ = false;  // a batch is running
+  bool close_after_write_ = false;
+  bool closed_ = false;
+
+  // Client state.
+  int db_index_ = 0;
+  int resp_version_ = 2;
+  bool authenticated_ = false;
+  bool in_multi_ = false;
+  bool multi_error_ = false;
+  std::vector<QueuedCommand> queued_;
+  std::shared_ptr<storage::WatchFlag> watch_flag_;
+  std::vector<std::pair<int, std::string>> watched_keys_;
+};
+
+}  // namespace stockd::server

@@ -1,0 +1,171 @@
+#include "server/engine.h"
+
+#include <jemalloc/jemalloc.h>
+#include <pthread.h>
+#include <sys/time.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <cassert>
+#include <chrono>
+
+#include "storage/log.h"
+
+namespace stockd::server {
+
+thread_local ShardThread* ShardThread::current_ = nullptr;
+
+ShardThread::ShardThread(uint32_t index, int databases, uint32_t command_ids)
+    : index_(index), io_(1), data_(static_cast<int>(index), databases), stats_(command_ids) {}
+
+void ShardThread::Submit(Task task) {
+  asio::post(io_, [this, task = std::move(task)]() mutable { RunOrDefer(std::move(task)); });
+}
+
+void ShardThread::RunOrDefer(Task task) {
+  assert(IsCurrent());
+  if (locked_) {
+    deferred_.push_back(std::move(task));
+    return;
+  }
+  task();
+}
+
+void ShardThread::Lock() {
+  assert(IsCurrent());
+  assert(!locked_);
+  locked_ = true;
+}
+
+void ShardThread::Unlock() {
+  assert(IsCurrent());
+  assert(locked_);
+  locked_ = false;
+  // A deferred task may lock the shard again (it is the next RunLocked's acquire); then the
+  // rest keep waiting, in order.
+  while (!locked_ && !deferred_.empty()) {
+    Task t = std::move(deferred_.front());
+    deferred_.pop_front();
+    t();
+  }
+}
+
+struct Engine::LockedRun {
+  std::vector<uint32_t> shards;
+  size_t next = 0;
+  Task body;
+  asio::io_context* reply_to;
+  Task done;
+};
+
+Engine::Engine(Config* config, uint32_t shards) : config_(config), start_time_ms_(NowMs()) {
+  assert(shards >= 1);
+  uint32_t ids = CommandTable::Get().id_count();
+  for (uint32_t i = 0; i < shards; ++i) {
+    shards_.push_back(std::make_unique<ShardThread>(i, config->databases, ids));
+  }
+}
+
+Engine::~Engine() { Stop(); }
+
+std::vector<uint32_t> Engine::AllShards() const {
+  std::vector<uint32_t> all(shard_count());
+  for (uint32_t i = 0; i < shard_count(); ++i) all[i] = i;
+  return all;
+}
+
+void Engine::Start() {
+  for (auto& s : shards_) StartCron(*s);
+  for (auto& s : shards_) {
+    ShardThread* st = s.get();
+    threads_.emplace_back([st] {
+      ShardThread::current_ = st;
+      std::string name = "stockd-shard" + std::to_string(st->index());
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      auto guard = asio::make_work_guard(st->io());
+      st->io().run();
+    });
+  }
+}
+
+void Engine::Stop() {
+  if (threads_.empty()) return;
+  stopping_ = true;
+  for (auto& s : shards_) s->io().stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void Engine::StartCron(ShardThread& s) {
+  auto timer = std::make_unique<asio::steady_timer>(s.io());
+  asio::steady_timer* t = timer.get();
+  crons_.push_back(std::move(timer));
+  // The cron re-arms itself; it runs data work only when the shard is not locked (a locked
+  // shard's data belongs to the lock holder).
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [this, &s, t, tick]() {
+    int hz = config_->hz.load(std::memory_order_relaxed);
+    t->expires_after(std::chrono::milliseconds(1000 / hz));
+    t->async_wait([this, &s, tick](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (!s.locked()) s.data().Cron(NowMs());
+      if (s.index() == 0) {
+        used_memory_bytes_.store(AllocatorStat("stats.allocated"), std::memory_order_relaxed);
+      }
+      (*tick)();
+    });
+  };
+  asio::post(s.io(), [tick] { (*tick)(); });
+}
+
+void Engine::RunLocked(std::vector<uint32_t> shards, Task body, asio::io_context& reply_to,
+                       Task done) {
+  assert(!shards.empty());
+  auto run = std::make_shared<LockedRun>();
+  run->shards = std::move(shards);
+  run->body = std::move(body);
+  run->reply_to = &reply_to;
+  run->done = std::move(done);
+  AcquireNext(std::move(run));
+}
+
+void Engine::AcquireNext(std::shared_ptr<LockedRun> run) {
+  ShardThread& s = shard(run->shards[run->next]);
+  s.Submit([this, run, &s]() mutable {
+    s.Lock();
+    if (++run->next < run->shards.size()) {
+      AcquireNext(std::move(run));
+      return;
+    }
+    run->body();
+    asio::post(*run->reply_to, std::move(run->done));
+    for (uint32_t i : run->shards) {
+      if (i == s.index()) continue;
+      ShardThread& other = shard(i);
+      asio::post(other.io(), [&other] { other.Unlock(); });
+    }
+    s.Unlock();
+  });
+}
+
+uint64_t Engine::AllocatorStat(const char* name) {
+  uint64_t epoch = 1;
+  size_t size = sizeof(epoch);
+  mallctl("epoch", &epoch, &size, &epoch, size);  // refresh jemalloc's cached statistics
+  size_t value = 0;
+  size = sizeof(value);
+  if (mallctl(name, &value, &size, nullptr, 0) != 0) return 0;
+  return value;
+}
+
+int64_t Engine::NowMs() { return NowUs() / 1000; }
+
+int64_t Engine::NowUs() {
+  struct timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
+
+}  // namespace stockd::server

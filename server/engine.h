@@ -1,0 +1,147 @@
+#pragma once
+// The engine: shard threads, the data each owns, and how work reaches a shard.
+//
+// Threads. One thread per shard, each running its own boost::asio::io_context. A shard's data
+// is touched only by its thread, except while the shard is *locked* (below). Client connections
+// are spread over the same threads; a command whose keys all live on the connection's own
+// shard runs inline, otherwise it is posted to the owning shard and its reply posted back.
+//
+// Locking, for commands over several shards (MSET, MULTI/EXEC, RENAME, FLUSHALL, ...).
+// RunLocked acquires the shards one after another in ascending index order, each on its own
+// thread: acquiring a shard means running a task there that marks it locked. While locked, the
+// shard's thread runs no data task: new ones wait in its deferred queue, in order. When the last
+// shard is acquired the body runs on that thread and may touch every locked shard's data; then
+// every shard is unlocked on its own thread and drains its deferred queue. No thread ever
+// blocks waiting, and ascending order rules out deadlock; a waiting acquire keeps its place in
+// the deferred queue, so nothing starves.
+#include <absl/functional/any_invocable.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "server/command.h"
+#include "server/config.h"
+#include "storage/key_hash.h"
+#include "storage/shard.h"
+
+namespace stockd::server {
+
+using Task = absl::AnyInvocable<void()>;
+namespace asio = boost::asio;
+
+// Per-command statistics (INFO commandstats), one block per thread.
+struct CommandStats {
+  storage::RelaxedCounter calls;
+  storage::RelaxedCounter usec;
+  storage::RelaxedCounter rejected_calls;  // refused before running (arity, auth, ...)
+  storage::RelaxedCounter failed_calls;    // ran and replied with an error
+};
+
+// Counters a thread owns; INFO sums them over threads.
+struct ThreadStats {
+  explicit ThreadStats(uint32_t command_ids) : commands(command_ids) {}
+  std::vector<CommandStats> commands;
+  storage::RelaxedCounter total_commands_processed;
+  storage::RelaxedCounter total_connections_received;
+  storage::RelaxedCounter rejected_connections;
+  storage::RelaxedCounter net_input_bytes;
+  storage::RelaxedCounter net_output_bytes;
+  storage::RelaxedCounter keyspace_hits;
+  storage::RelaxedCounter keyspace_misses;
+  storage::RelaxedCounter total_error_replies;
+  storage::RelaxedCounter unexpected_error_replies;
+  storage::RelaxedCounter connected_clients;  // live connections on this thread
+};
+
+class ShardThread {
+ public:
+  ShardThread(uint32_t index, int databases, uint32_t command_ids);
+  ShardThread(const ShardThread&) = delete;
+
+  uint32_t index() const { return index_; }
+  asio::io_context& io() { return io_; }
+  storage::Shard& data() { return data_; }
+  ThreadStats& stats() { return stats_; }
+
+  // True when called from this shard's thread.
+  bool IsCurrent() const { return current_ == this; }
+  static ShardThread* Current() { return current_; }
+
+  // From any thread: runs `task` on this shard's thread once the shard is not locked. Always
+  // posts (never runs inline), so a caller's stack never re-enters.
+  void Submit(Task task);
+
+  // On this shard's thread only.
+  bool locked() const { return locked_; }
+  void RunOrDefer(Task task);
+  void Lock();
+  void Unlock();
+
+ private:
+  friend class Engine;
+  static thread_local ShardThread* current_;
+
+  uint32_t index_;
+  asio::io_context io_;
+  storage::Shard data_;
+  ThreadStats stats_;
+  bool locked_ = false;
+  std::deque<Task> deferred_;  // data tasks waiting for the lock to be released, in order
+};
+
+class Engine {
+ public:
+  Engine(Config* config, uint32_t shards);
+  ~Engine();
+
+  Config& config() { return *config_; }
+  uint32_t shard_count() const { return static_cast<uint32_t>(shards_.size()); }
+  ShardThread& shard(uint32_t i) { return *shards_[i]; }
+  uint32_t ShardOf(std::string_view key) const {
+    return shard_count() == 1 ? 0 : storage::ShardOfKey(key, shard_count());
+  }
+
+  // Starts one thread per shard (each runs its io_context until Stop) and their crons.
+  void Start();
+  // Asks every thread to stop after its current handler and waits for them.
+  void Stop();
+  bool stopping() const { return stopping_; }
+
+  // Runs `body` with every shard in `shards` locked (see the file comment), then posts `done`
+  // to `reply_to`. `shards` must be sorted ascending, without duplicates, non-empty.
+  void RunLocked(std::vector<uint32_t> shards, Task body, asio::io_context& reply_to, Task done);
+  std::vector<uint32_t> AllShards() const;
+
+  // Wall-clock time, as the command path uses it for expiry (absolute Unix ms).
+  static int64_t NowMs();
+  static int64_t NowUs();
+  int64_t start_time_ms() const { return start_time_ms_; }
+
+  // Bytes allocated (jemalloc's stats.allocated), refreshed by shard 0's cron: cheap to read on
+  // every command that checks maxmemory.
+  uint64_t used_memory_bytes() const { return used_memory_bytes_.load(std::memory_order_relaxed); }
+  // Reads the allocator's current figure now (slow: refreshes jemalloc's statistics).
+  static uint64_t AllocatorStat(const char* name);
+
+ private:
+  struct LockedRun;
+  void AcquireNext(std::shared_ptr<LockedRun> run);
+  void StartCron(ShardThread& s);
+
+  Config* config_;
+  std::vector<std::unique_ptr<ShardThread>> shards_;
+  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<asio::steady_timer>> crons_;
+  bool stopping_ = false;
+  int64_t start_time_ms_;
+  std::atomic<uint64_t> used_memory_bytes_{0};
+};
+
+}  // namespace stockd::server

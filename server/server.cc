@@ -1,0 +1,205 @@
+#include "server/server.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <csignal>
+#include <random>
+
+#include "server/connection.h"
+#include "storage/log.h"
+
+namespace stockd::server {
+namespace {
+
+std::string RandomHex(size_t n) {
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(n, '0');
+  for (char& c : s) c = kHex[rng() % 16];
+  return s;
+}
+
+Server* g_server_for_engine = nullptr;  // one Server per process (tests run one at a time)
+
+}  // namespace
+
+Server* Server::FromEngine(Engine&) { return g_server_for_engine; }
+
+Server::Server(Config* config) : config_(config), run_id_(RandomHex(40)) {
+  engine_ = std::make_unique<Engine>(config, static_cast<uint32_t>(config->EffectiveShards()));
+  g_server_for_engine = this;
+}
+
+Server::~Server() {
+  engine_->Stop();
+  if (g_server_for_engine == this) g_server_for_engine = nullptr;
+}
+
+bool Server::Start(std::string* error) {
+  asio::io_context& io0 = engine_->shard(0).io();
+  uint16_t port = static_cast<uint16_t>(config_->port);
+  for (const std::string& raw : config_->bind) {
+    // Redis marks optional addresses with a leading '-': skip them if unavailable.
+    bool optional = raw.starts_with("-");
+    std::string addr = optional ? raw.substr(1) : raw;
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(addr == "*" ? "0.0.0.0" : addr, ec);
+    if (ec) {
+      *error = fmt::format("Invalid bind address '{}'", addr);
+      return false;
+    }
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io0);
+    asio::ip::tcp::endpoint ep(ip, port);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(config_->tcp_backlog, ec);
+    if (ec) {
+      if (optional) continue;
+      *error = fmt::format("Could not create server TCP listening socket {}:{}: {}", addr, port,
+                           ec.message());
+      return false;
+    }
+    // With port 0 the first listener picks the port and the others reuse it.
+    if (port == 0) port = acceptor->local_endpoint().port();
+    acceptors_.push_back(std::move(acceptor));
+  }
+  if (acceptors_.empty()) {
+    *error = "No address to listen on";
+    return false;
+  }
+  port_ = port;
+  for (size_t i = 0; i < acceptors_.size(); ++i) Accept(i);
+
+  signals_ = std::make_unique<asio::signal_set>(io0, SIGTERM, SIGINT);
+  signals_->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    RequestShutdown(sig == SIGTERM ? "Received SIGTERM scheduling shutdown..."
+                                   : "Received SIGINT scheduling shutdown...");
+  });
+  ops_timer_ = std::make_unique<asio::steady_timer>(io0);
+  SampleOps();
+  idle_timer_ = std::make_unique<asio::steady_timer>(io0);
+  CloseIdleClients();
+  engine_->Start();
+  return true;
+}
+
+void Server::Accept(size_t listener) {
+  uint32_t thread = next_thread_++ % engine_->shard_count();
+  acceptors_[listener]->async_accept(
+      engine_->shard(thread).io(),
+      [this, listener, thread](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
+        if (ec == asio::error::operation_aborted) return;
+        if (!ec) OnAccepted(listener, std::move(s), thread);
+        Accept(listener);
+      });
+}
+
+void Server::OnAccepted(size_t, asio::ip::tcp::socket socket, uint32_t thread) {
+  ShardThread& home = engine_->shard(thread);
+  ThreadStats& stats = engine_->shard(0).stats();  // the accepting thread's counters
+  stats.total_connections_received.Add();
+  auto refuse = [&](std::string_view message) {
+    stats.rejected_connections.Add();
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(message), ec);  // best effort, like Redis
+    socket.close(ec);
+  };
+  if (clients_.count() >= static_cast<size_t>(config_->maxclients.load())) {
+    refuse("-ERR max number of clients reached\r\n");
+    return;
+  }
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (config_->protected_mode.load() && config_->requirepass().empty() && !ec &&
+      !remote.address().is_loopback()) {
+    refuse(
+        "-DENIED Running in protected mode because protected mode is enabled and no password is "
+        "set for the default user. In this mode connections are only accepted from the loopback "
+        "interface. Set a password with 'requirepass', or disable protected mode with "
+        "'protected-mode no'.\r\n");
+    return;
+  }
+  auto conn = std::make_shared<Connection>(*engine_, home, std::move(socket), clients_);
+  clients_.Add(conn);
+  asio::post(home.io(), [conn] { conn->Start(); });
+}
+
+void Server::SampleOps() {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < engine_->shard_count(); ++i) {
+    total += engine_->shard(i).stats().total_commands_processed.Get();
+  }
+  int64_t now = Engine::NowMs();
+  if (ops_last_ms_ != 0 && now > ops_last_ms_) {
+    int64_t ops = static_cast<int64_t>((total - ops_last_total_) * 1000 / (now - ops_last_ms_));
+    ops_samples_[ops_sample_index_].store(ops, std::memory_order_relaxed);
+    ops_sample_index_ = (ops_sample_index_ + 1) % kOpsSamples;
+  }
+  ops_last_total_ = total;
+  ops_last_ms_ = now;
+  ops_timer_->expires_after(std::chrono::milliseconds(100));
+  ops_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) SampleOps();
+  });
+}
+
+void Server::CloseIdleClients() {
+  int timeout_s = config_->timeout.load(std::memory_order_relaxed);
+  if (timeout_s > 0) {
+    int64_t now = Engine::NowMs();
+    for (auto& c : clients_.Snapshot()) {
+      int64_t idle_ms = now - c->info().last_interaction_ms.load(std::memory_order_relaxed);
+      if (idle_ms > static_cast<int64_t>(timeout_s) * 1000) {
+        log::Verbose("Closing idle client id={} addr={}", c->id(), c->info().addr);
+        c->Kill();
+      }
+    }
+  }
+  idle_timer_->expires_after(std::chrono::seconds(1));
+  idle_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) CloseIdleClients();
+  });
+}
+
+int64_t Server::InstantaneousOps() const {
+  int64_t sum = 0;
+  for (const auto& s : ops_samples_) sum += s.load(std::memory_order_relaxed);
+  return sum / kOpsSamples;
+}
+
+void Server::RequestShutdown(const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (shutdown_requested_) return;
+    shutdown_requested_ = true;
+  }
+  log::Warning("{}", reason);
+  // Stop accepting and close clients on shard 0's thread (the acceptors live there), then let
+  // the main thread stop the engine.
+  asio::post(engine_->shard(0).io(), [this] {
+    boost::system::error_code ec;
+    for (auto& a : acceptors_) a->close(ec);
+    if (signals_) signals_->cancel(ec);
+    if (ops_timer_) ops_timer_->cancel();
+    if (idle_timer_) idle_timer_->cancel();
+    for (auto& c : clients_.Snapshot()) c->Kill();
+    std::lock_guard lock(mu_);
+    shutdown_done_ = true;
+    cv_.notify_all();
+  });
+}
+
+void Server::WaitForShutdown() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return shutdown_done_; });
+  lock.unlock();
+  engine_->Stop();
+  log::Notice("stockd is now ready to exit, bye bye...");
+}
+
+}  // namespace stockd::server

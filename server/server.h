@@ -1,0 +1,72 @@
+#pragma once
+// The process-level server: listeners, the engine, clients, and the shutdown path.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/clients.h"
+#include "server/config.h"
+#include "server/engine.h"
+
+namespace stockd::server {
+
+class Server {
+ public:
+  explicit Server(Config* config);
+  ~Server();
+
+  // Binds every `bind` address on `port` (0 picks a free port) and starts the shard threads.
+  bool Start(std::string* error);
+  // Any thread: begin a graceful shutdown (stop accepting, close clients, stop threads).
+  void RequestShutdown(const std::string& reason);
+  // Blocks the calling (main) thread until shutdown completes.
+  void WaitForShutdown();
+
+  uint16_t port() const { return port_; }
+  Engine& engine() { return *engine_; }
+  ClientRegistry& clients() { return clients_; }
+  Config& config() { return *config_; }
+  const std::string& run_id() const { return run_id_; }
+  int64_t start_time_ms() const { return engine_->start_time_ms(); }
+  // Commands per second over the last ~1.6 s, sampled every 100 ms (INFO's
+  // instantaneous_ops_per_sec).
+  int64_t InstantaneousOps() const;
+
+  static Server* FromEngine(Engine& e);
+
+ private:
+  void Accept(size_t listener);
+  void OnAccepted(size_t listener, asio::ip::tcp::socket socket, uint32_t thread);
+  void SampleOps();
+  // Closes clients idle for longer than `timeout` seconds (when set); runs once a second.
+  void CloseIdleClients();
+
+  Config* config_;
+  std::unique_ptr<Engine> engine_;
+  ClientRegistry clients_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::steady_timer> ops_timer_;
+  std::unique_ptr<asio::steady_timer> idle_timer_;
+  uint32_t next_thread_ = 0;
+  uint16_t port_ = 0;
+  std::string run_id_;
+
+  // Ops samples, written on shard 0's thread, read by INFO from any thread.
+  static constexpr int kOpsSamples = 16;
+  std::atomic<int64_t> ops_samples_[kOpsSamples] = {};
+  int ops_sample_index_ = 0;
+  uint64_t ops_last_total_ = 0;
+  int64_t ops_last_ms_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool shutdown_requested_ = false;
+  bool shutdown_done_ = false;
+};
+
+}  // namespace stockd::server

@@ -1,0 +1,62 @@
+#include "storage/shard.h"
+
+#include <algorithm>
+
+namespace stockd::storage {
+
+Shard::Shard(int index, int databases) : index_(index), watched_(databases) {
+  dbs_.reserve(databases);
+  for (int i = 0; i < databases; ++i) dbs_.push_back(std::make_unique<Db>(i, this));
+}
+
+void Shard::Watch(int db, std::string_view key, std::shared_ptr<WatchFlag> flag) {
+  watched_[db][std::string(key)].push_back(std::move(flag));
+  ++watch_count_;
+}
+
+void Shard::Unwatch(int db, std::string_view key, const WatchFlag* flag) {
+  auto it = watched_[db].find(absl::string_view(key.data(), key.size()));
+  if (it == watched_[db].end()) return;
+  Watchers& w = it->second;
+  auto pos = std::find_if(w.begin(), w.end(), [flag](const auto& p) { return p.get() == flag; });
+  if (pos == w.end()) return;
+  w.erase(pos);
+  --watch_count_;
+  if (w.empty()) watched_[db].erase(it);
+}
+
+void Shard::MarkWatchersDirty(int db, std::string_view key) {
+  auto it = watched_[db].find(absl::string_view(key.data(), key.size()));
+  if (it == watched_[db].end()) return;
+  for (auto& flag : it->second) flag->dirty.store(true, std::memory_order_relaxed);
+  watch_count_ -= it->second.size();
+  watched_[db].erase(it);
+}
+
+void Shard::AllKeysModified(int db) {
+  for (int i = 0; i < databases(); ++i) {
+    if (db >= 0 && i != db) continue;
+    for (auto& [key, flags] : watched_[i]) {
+      for (auto& flag : flags) flag->dirty.store(true, std::memory_order_relaxed);
+      watch_count_ -= flags.size();
+    }
+    watched_[i].clear();
+  }
+}
+
+void Shard::OnKeyExpired(int db_index, std::string_view key) {
+  expired_keys.Add();
+  KeyModified(db_index, key);
+}
+
+size_t Shard::Cron(int64_t now_ms) {
+  size_t expired = 0;
+  for (auto& db : dbs_) {
+    if (db->size() == 0) continue;
+    expired += db->ExpireDue(now_ms, kActiveExpireKeysPerPassMax);
+    db->Maintain(kCronRehashStepsPerPass);
+  }
+  return expired;
+}
+
+}  // namespace stockd::storage

@@ -1,0 +1,78 @@
+#pragma once
+// The data one shard owns: its part of every logical database, and who WATCHes which of its keys.
+// A Shard is touched only by its own thread, or by a thread that holds it locked (see
+// server/engine.h); it has no mutex of its own. Counters read by INFO from other threads are
+// relaxed atomics written only by the owner.
+#include <absl/container/flat_hash_map.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/db.h"
+
+namespace stockd::storage {
+
+// One WATCH ... EXEC attempt of one client: set when any watched key is modified. Shared between
+// the client and the shards whose keys it watches.
+struct WatchFlag {
+  std::atomic<bool> dirty{false};
+};
+
+// A counter that one thread writes and others read: plain load/store, no read-modify-write.
+class RelaxedCounter {
+ public:
+  void Add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
+  void Reset() { v_.store(0, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+class Shard final : public ExpiryListener {
+ public:
+  // Keys one active-expiry pass may delete per database (bounds the pass's latency).
+  static constexpr size_t kActiveExpireKeysPerPassMax = 1000;
+  // Buckets one cron pass moves per database while a table is rehashing.
+  static constexpr size_t kCronRehashStepsPerPass = 100;
+
+  Shard(int index, int databases);
+
+  int index() const { return index_; }
+  int databases() const { return static_cast<int>(dbs_.size()); }
+  Db& db(int i) { return *dbs_[i]; }
+
+  // WATCH support. A modified key marks every flag watching it dirty and drops them (a dirty
+  // flag stays dirty, so there is no need to keep it registered).
+  void Watch(int db, std::string_view key, std::shared_ptr<WatchFlag> flag);
+  void Unwatch(int db, std::string_view key, const WatchFlag* flag);
+  void KeyModified(int db, std::string_view key) {
+    if (watch_count_ != 0) MarkWatchersDirty(db, key);
+  }
+  // Every watched key of `db` (or of every db when db < 0) counts as modified (FLUSHDB/FLUSHALL).
+  void AllKeysModified(int db);
+
+  void OnKeyExpired(int db_index, std::string_view key) override;
+
+  // One cron pass: active expiry and table maintenance. Returns keys expired.
+  size_t Cron(int64_t now_ms);
+
+  RelaxedCounter expired_keys;
+  // Writes applied to this shard's keys since start (Redis's "dirty" counter, summed for INFO).
+  RelaxedCounter changes;
+
+ private:
+  void MarkWatchersDirty(int db, std::string_view key);
+
+  int index_;
+  std::vector<std::unique_ptr<Db>> dbs_;
+  using Watchers = std::vector<std::shared_ptr<WatchFlag>>;
+  std::vector<absl::flat_hash_map<std::string, Watchers>> watched_;  // per db
+  size_t watch_count_ = 0;
+};
+
+}  // namespace stockd::storage
