@@ -36,10 +36,6 @@ enum CommandFlag : uint32_t {
   kTxControl = 1u << 18,   // MULTI/EXEC/DISCARD/WATCH/QUIT/RESET: never queued by MULTI
 };
 
-// The shard a keyless command must run on, for commands whose route is not given by keys
-// (SCAN's cursor names its shard). Returns a shard index < shards.
-using RouteFn = uint32_t (*)(CmdArgs args, uint32_t shards);
-
 struct CommandSpec {
   std::string_view name;  // lower case, as Redis reports it
   int arity;              // Redis convention: N exact, -N at least N (name included)
@@ -53,8 +49,12 @@ struct CommandSpec {
   std::string_view summary;
   std::string_view since;
   std::string_view complexity;
+  // The arguments after the name, in Redis's usage notation: lower-case words are arguments
+  // ("key" is a key), UPPER-CASE words are tokens (a token followed by a lower-case word takes
+  // that argument), [..] is optional, a|b is one of, (..) groups, and "..." repeats the item
+  // before it. COMMAND DOCS derives each command's "arguments" from it.
+  std::string_view syntax;
   std::span<CommandSpec> subcommands = {};
-  RouteFn route = nullptr;
   // Index of this command in the stats arrays (assigned by the table).
   uint32_t id = 0;
   const CommandSpec* parent = nullptr;

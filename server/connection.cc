@@ -180,10 +180,6 @@ bool Connection::ShardsOf(const CommandSpec& spec, CmdArgs args, std::vector<uin
     *shards = engine_.AllShards();
     return true;
   }
-  if (spec.route) {
-    shards->push_back(spec.route(args, engine_.shard_count()));
-    return true;
-  }
   spec.ForEachKey(args, [&](size_t i) {
     uint32_t s = engine_.ShardOf(args[i]);
     if (std::find(shards->begin(), shards->end(), s) == shards->end()) shards->push_back(s);

@@ -49,7 +49,6 @@ void CmdRenameNx(CmdArgs, CommandContext&);
 void CmdRandomKey(CmdArgs, CommandContext&);
 void CmdKeys(CmdArgs, CommandContext&);
 void CmdScan(CmdArgs, CommandContext&);
-uint32_t RouteScan(CmdArgs, uint32_t shards);
 void CmdExpire(CmdArgs, CommandContext&);  // EXPIRE PEXPIRE EXPIREAT PEXPIREAT
 void CmdTtl(CmdArgs, CommandContext&);     // TTL PTTL EXPIRETIME PEXPIRETIME
 void CmdPersist(CmdArgs, CommandContext&);

@@ -2,9 +2,11 @@
 // RENAMENX RANDOMKEY KEYS SCAN EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME
 // PEXPIRETIME PERSIST.
 //
-// SCAN's cursor. Keys are spread over shards, and one SCAN call runs on one shard, so the cursor
-// names the shard in its low kScanShardBits bits and that shard's Dict cursor above them. A scan
-// walks shard 0's table to its end, then shard 1's, and so on; the last shard's end is cursor 0.
+// SCAN's cursor. Keys are spread over shards, so the cursor names a shard in its low
+// kScanShardBits bits and that shard's Dict cursor above them. A scan walks shard 0's table to its
+// end, then shard 1's, and so on; the last shard's end is cursor 0. SCAN runs with every shard
+// locked (one short step), so a call that finishes a shard with COUNT budget left goes on into
+// the next, and an empty keyspace answers cursor 0 at once, as Redis does.
 // Dict's reverse-binary cursor keeps Redis's guarantee per shard (a key present for the whole
 // scan is returned at least once), hence for the whole keyspace.
 #include <fmt/format.h>
@@ -271,13 +273,7 @@ void CmdKeys(CmdArgs args, CommandContext& ctx) {
   for (std::string_view k : keys) rb.Bulk(k);
 }
 
-uint32_t RouteScan(CmdArgs args, uint32_t shards) {
-  ScanCursor c;
-  if (args.size() < 2 || !DecodeScanCursor(args[1], shards, &c)) return 0;  // handler replies
-  return c.shard;
-}
-
-// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]; runs on the cursor's shard.
+// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]; runs with every shard locked.
 void CmdScan(CmdArgs args, CommandContext& ctx) {
   ScanCursor c;
   if (!DecodeScanCursor(args[1], ctx.engine().shard_count(), &c)) {
@@ -285,7 +281,6 @@ void CmdScan(CmdArgs args, CommandContext& ctx) {
   }
   ScanOptions opt;
   if (!ParseScanOptionsOrReply(args, ctx, &opt)) return;
-  Db& db = ctx.DbOnShard(c.shard);
   std::vector<std::string_view> keys;
   int64_t visited = 0;  // keys seen before filtering, which COUNT bounds as in Redis
   auto emit = [&](Db::Entry* e) {
@@ -297,16 +292,23 @@ void CmdScan(CmdArgs args, CommandContext& ctx) {
   };
   int64_t steps_left =
       opt.count > kInt64Max / kScanStepsPerCount ? kInt64Max : opt.count * kScanStepsPerCount;
+  uint32_t shard = c.shard;
   uint64_t dict_cursor = c.dict_cursor;
-  do {
-    dict_cursor = db.Scan(dict_cursor, emit);
-  } while (dict_cursor != 0 && --steps_left > 0 && visited < opt.count);
-
   uint64_t next = 0;
-  if (dict_cursor != 0) {
-    next = EncodeScanCursor(c.shard, dict_cursor);
-  } else if (c.shard + 1 < ctx.engine().shard_count()) {
-    next = EncodeScanCursor(c.shard + 1, 0);  // this shard is done: the next one starts
+  while (true) {
+    Db& db = ctx.DbOnShard(shard);
+    do {
+      dict_cursor = db.Scan(dict_cursor, emit);
+    } while (dict_cursor != 0 && --steps_left > 0 && visited < opt.count);
+    if (dict_cursor != 0) {
+      next = EncodeScanCursor(shard, dict_cursor);
+      break;
+    }
+    if (++shard == ctx.engine().shard_count()) break;  // the last shard is done: cursor 0
+    if (steps_left <= 0 || visited >= opt.count) {
+      next = EncodeScanCursor(shard, 0);  // budget spent: the next call starts this shard
+      break;
+    }
   }
   protocol::ReplyBuilder& rb = ctx.reply();
   rb.ArrayHeader(2);

@@ -470,9 +470,158 @@ void ReplyCommandInfo(protocol::ReplyBuilder& r, const CommandSpec& c) {
   for (const CommandSpec& sub : c.subcommands) ReplyCommandInfo(r, sub);
 }
 
+// One argument of COMMAND DOCS, parsed from a CommandSpec's syntax.
+struct DocArg {
+  std::string name, type, token;
+  bool optional = false, multiple = false;
+  std::vector<DocArg> children;  // for "oneof" and "block"
+};
+
+std::string ArgType(std::string_view word) {
+  if (word == "key" || word == "newkey") return "key";
+  if (word.starts_with("unix-time")) return "unix-time";
+  if (word == "pattern") return "pattern";
+  for (std::string_view n : {"seconds", "milliseconds", "count", "index", "offset", "start", "end",
+                             "increment", "decrement", "protover", "cursor", "client-id"}) {
+    if (word == n) return "integer";
+  }
+  return "string";
+}
+
+// Recursive descent over the notation documented at CommandSpec::syntax.
+class SyntaxParser {
+ public:
+  explicit SyntaxParser(std::string_view s) : s_(s) {}
+  std::vector<DocArg> Parse() { return Sequence(); }
+
+ private:
+  void SkipSpaces() {
+    while (i_ < s_.size() && s_[i_] == ' ') ++i_;
+  }
+  bool AtStop() {
+    SkipSpaces();
+    return i_ >= s_.size() || s_[i_] == ']' || s_[i_] == ')' || s_[i_] == '|';
+  }
+  std::string_view Word() {
+    size_t b = i_;
+    while (i_ < s_.size() && std::string_view(" []()|").find(s_[i_]) == std::string_view::npos)
+      ++i_;
+    return s_.substr(b, i_ - b);
+  }
+  static bool IsToken(std::string_view w) {
+    return std::any_of(w.begin(), w.end(), ::isupper) &&
+           std::none_of(w.begin(), w.end(), ::islower);
+  }
+  std::vector<DocArg> Sequence() {
+    std::vector<DocArg> items;
+    while (!AtStop()) {
+      char c = s_[i_];
+      if (c == '[' || c == '(') {
+        ++i_;
+        DocArg a = Alternatives();
+        SkipSpaces();
+        if (i_ < s_.size()) ++i_;  // the closing bracket
+        if (c == '[') a.optional = true;
+        items.push_back(std::move(a));
+        continue;
+      }
+      std::string_view w = Word();
+      if (w == "...") {
+        if (!items.empty()) items.back().multiple = true;
+        continue;
+      }
+      DocArg a;
+      if (IsToken(w)) {
+        a.token = std::string(w);
+        size_t save = i_;
+        SkipSpaces();
+        std::string_view next = AtStop() ? std::string_view() : Word();
+        if (!next.empty() && next != "..." && !IsToken(next)) {
+          a.name = std::string(next);
+          a.type = ArgType(next);
+        } else {
+          i_ = save;
+          a.name = std::string(w);
+          std::transform(a.name.begin(), a.name.end(), a.name.begin(), ::tolower);
+          a.type = "pure-token";
+        }
+      } else {
+        a.name = std::string(w);
+        a.type = ArgType(w);
+      }
+      items.push_back(std::move(a));
+    }
+    return items;
+  }
+  // seq ('|' seq)*: one item stays itself, several items make a block, several choices a oneof.
+  DocArg Alternatives() {
+    std::vector<DocArg> choices;
+    while (true) {
+      std::vector<DocArg> seq = Sequence();
+      if (seq.size() == 1) {
+        choices.push_back(std::move(seq[0]));
+      } else {
+        DocArg block;
+        block.type = "block";
+        for (auto& x : seq) block.name += (block.name.empty() ? "" : "-") + x.name;
+        block.children = std::move(seq);
+        choices.push_back(std::move(block));
+      }
+      SkipSpaces();
+      if (i_ < s_.size() && s_[i_] == '|') {
+        ++i_;
+        continue;
+      }
+      break;
+    }
+    if (choices.size() == 1) return std::move(choices[0]);
+    DocArg oneof;
+    oneof.type = "oneof";
+    for (auto& x : choices) oneof.name += (oneof.name.empty() ? "" : "-") + x.name;
+    oneof.children = std::move(choices);
+    return oneof;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+void ReplyDocArgs(protocol::ReplyBuilder& r, const std::vector<DocArg>& args) {
+  r.ArrayHeader(static_cast<int64_t>(args.size()));
+  for (const DocArg& a : args) {
+    bool key = a.type == "key";
+    int64_t fields = 2 + (key ? 1 : 0) + (a.token.empty() ? 0 : 1) +
+                     ((a.optional || a.multiple) ? 1 : 0) + (a.children.empty() ? 0 : 1);
+    r.MapHeader(fields);
+    r.Bulk("name");
+    r.Bulk(a.name);
+    r.Bulk("type");
+    r.Bulk(a.type);
+    if (key) {
+      r.Bulk("key_spec_index");
+      r.Integer(0);
+    }
+    if (!a.token.empty()) {
+      r.Bulk("token");
+      r.Bulk(a.token);
+    }
+    if (a.optional || a.multiple) {
+      r.Bulk("flags");
+      r.SetHeader((a.optional ? 1 : 0) + (a.multiple ? 1 : 0));
+      if (a.optional) r.SimpleString("optional");
+      if (a.multiple) r.SimpleString("multiple");
+    }
+    if (!a.children.empty()) {
+      r.Bulk("arguments");
+      ReplyDocArgs(r, a.children);
+    }
+  }
+}
+
 void ReplyCommandDocs(protocol::ReplyBuilder& r, const CommandSpec& c) {
   bool subs = !c.subcommands.empty();
-  r.MapHeader(subs ? 5 : 4);
+  std::vector<DocArg> args = SyntaxParser(c.syntax).Parse();
+  r.MapHeader(4 + (subs ? 1 : 0) + (args.empty() ? 0 : 1));
   r.Bulk("summary");
   r.Bulk(c.summary);
   r.Bulk("since");
@@ -481,6 +630,10 @@ void ReplyCommandDocs(protocol::ReplyBuilder& r, const CommandSpec& c) {
   r.Bulk(c.group);
   r.Bulk("complexity");
   r.Bulk(c.complexity);
+  if (!args.empty()) {
+    r.Bulk("arguments");
+    ReplyDocArgs(r, args);
+  }
   if (subs) {
     r.Bulk("subcommands");
     r.MapHeader(static_cast<int64_t>(c.subcommands.size()));

@@ -95,6 +95,17 @@ TEST_F(ServerFamilyTest, CommandIntrospection) {
   auto docs = Run({"command", "docs", "set"});
   ASSERT_EQ(docs.elements.size(), 2u);
   EXPECT_EQ(docs.elements[0].str, "set");
+  // "arguments", derived from the table's syntax: key value [NX|XX] [GET] [EX seconds|...].
+  const auto& fields = docs.elements[1].elements;
+  ASSERT_EQ(fields.size(), 10u);
+  EXPECT_EQ(fields[8].str, "arguments");
+  const auto& args = fields[9].elements;
+  ASSERT_EQ(args.size(), 5u);
+  EXPECT_EQ(args[0].elements[1].str, "key");    // name
+  EXPECT_EQ(args[0].elements[3].str, "key");    // type
+  EXPECT_EQ(args[2].elements[3].str, "oneof");  // NX|XX
+  EXPECT_EQ(args[2].elements[7].elements.size(), 2u);
+  EXPECT_EQ(args[3].elements[5].str, "GET");  // token
   auto list = Strs(Run({"command", "list", "filterby", "pattern", "client*"}));
   EXPECT_NE(std::find(list.begin(), list.end(), "client|kill"), list.end());
 }
