@@ -23,10 +23,11 @@ run: build
 	mkdir -p data
 	$(BUILD_DIR)/stockd --port $(PORT) --bind 127.0.0.1 --dir ./data
 
-# Every test: unit (gtest via ctest), integration (real server, real clients), and a bounded fuzz run.
+# Every test: a bounded fuzz run of the RESP parser, then unit (gtest via ctest) and integration
+# (real server, real clients) tests. ctest runs last so its summary closes the output.
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 600
 	$(MAKE) --no-print-directory fuzz
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 600
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
@@ -39,8 +40,11 @@ fuzz: deps
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_resp_parser
 	mkdir -p $(FUZZ_DIR)/corpus
-	$(FUZZ_DIR)/tests/fuzz_resp_parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	  $(FUZZ_DIR)/corpus tests/protocol/fuzz_seeds
+	@echo "fuzz: RESP parser for $(FUZZ_SECONDS) s (log: $(FUZZ_DIR)/fuzz.log)"
+	@$(FUZZ_DIR)/tests/fuzz_resp_parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  $(FUZZ_DIR)/corpus tests/protocol/fuzz_seeds > $(FUZZ_DIR)/fuzz.log 2>&1 \
+	  && grep '^Done' $(FUZZ_DIR)/fuzz.log \
+	  || (tail -50 $(FUZZ_DIR)/fuzz.log; echo "fuzz: FAILED (crash input saved in the working directory)"; exit 1)
 
 bench: build
 	bash bench/compare

@@ -187,6 +187,8 @@ const std::vector<Directive>& Directives() {
                             return true;
                           }});
     d.push_back(IntDirective("hz", true, &Config::hz, 1, kHzMax));
+    d.push_back(
+        IntDirective("shard-busy-poll-us", true, &Config::shard_busy_poll_us, 0, kBusyPollUsMax));
     d.push_back(IntDirective("timeout", true, &Config::timeout, 0, INT32_MAX));
     d.push_back(IntDirective("tcp-keepalive", true, &Config::tcp_keepalive, 0, INT32_MAX));
     d.push_back(Directive{"daemonize", false, [](const Config&) { return std::string("no"); },

@@ -22,6 +22,7 @@ inline constexpr int kDatabasesMax = 1024;      // `databases` upper bound
 inline constexpr int kShardsMax = 256;          // `shards` upper bound
 inline constexpr int kMaxClientsMax = 1000000;  // `maxclients` upper bound
 inline constexpr int kHzMax = 500;              // `hz` upper bound (Redis: CONFIG_MAX_HZ)
+inline constexpr int kBusyPollUsMax = 1000;     // `shard-busy-poll-us` upper bound
 
 struct Config {
   // Fixed after startup.
@@ -46,6 +47,8 @@ struct Config {
   // Bytes of allocated memory above which commands that may grow memory (flag denyoom) are
   // refused with -OOM; 0 = no limit. Only the noeviction policy exists: nothing is evicted.
   std::atomic<int64_t> maxmemory{0};
+  // Microseconds a shard thread keeps polling for work before it sleeps (0 = sleep at once).
+  std::atomic<int> shard_busy_poll_us{20};
 
   std::string requirepass() const {
     std::lock_guard lock(mu_);

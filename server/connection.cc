@@ -307,6 +307,12 @@ bool Connection::FlushSegment() {
   for (const SegmentCommand& c : segment_) all_home = all_home && c.shard == home;
   int64_t now_ms = Engine::NowMs();
   if (all_home) {
+    if (segment_.size() > 1) {
+      std::vector<uint32_t>& all = groups_[home].members;
+      for (uint32_t i = 0; i < segment_.size(); ++i) all.push_back(i);
+      PrefetchKeys(home, all.data(), all.size());
+      all.clear();
+    }
     protocol::ReplyBuilder rb(&out_, resp_version_);
     for (const SegmentCommand& c : segment_) Execute(*c.spec, ArgsOf(c.batch_index), rb, now_ms);
     segment_.clear();
@@ -343,7 +349,24 @@ bool Connection::FlushSegment() {
   return false;
 }
 
+void Connection::PrefetchKeys(uint32_t shard, const uint32_t* members, size_t count) {
+  // Only worth it for several lookups; one lookup has nothing to overlap with.
+  if (count < 2) return;
+  storage::Db& db = engine_.shard(shard).data().db(db_index_);
+  constexpr size_t kPrefetchBatchMax = 64;
+  uint64_t hashes[kPrefetchBatchMax];
+  size_t n = std::min(count, kPrefetchBatchMax);
+  for (size_t i = 0; i < n; ++i) {
+    const SegmentCommand& c = segment_[members[i]];
+    CmdArgs args = ArgsOf(c.batch_index);
+    hashes[i] = c.spec->first_key > 0 ? storage::HashBytes(args[c.spec->first_key]) : 0;
+    db.PrefetchBucket(hashes[i]);
+  }
+  for (size_t i = 0; i < n; ++i) db.PrefetchNode(hashes[i]);
+}
+
 void Connection::RunGroup(Group& g, int64_t now_ms) {
+  PrefetchKeys(static_cast<uint32_t>(&g - groups_.data()), g.members.data(), g.members.size());
   protocol::ReplyBuilder rb(&g.out, resp_version_);
   for (uint32_t m : g.members) {
     const SegmentCommand& c = segment_[m];

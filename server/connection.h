@@ -152,6 +152,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Runs the pending segment. Returns true if it completed synchronously.
   bool FlushSegment();
   void RunGroup(Group& g, int64_t now_ms);
+  // Prefetches the hash-table buckets, then nodes, of the first key of segment_[members[i]].
+  void PrefetchKeys(uint32_t shard, const uint32_t* members, size_t count);
   void MergeSegment();
   // Runs a barrier command. Returns true if it completed synchronously.
   bool RunBarrier(CmdArgs args, Plan& plan);

@@ -78,13 +78,31 @@ void Engine::Start() {
   for (auto& s : shards_) StartCron(*s);
   for (auto& s : shards_) {
     ShardThread* st = s.get();
-    threads_.emplace_back([st] {
+    threads_.emplace_back([this, st] {
       ShardThread::current_ = st;
       std::string name = "stockd-shard" + std::to_string(st->index());
       pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
       auto guard = asio::make_work_guard(st->io());
-      st->io().run();
+      RunLoop(*st);
     });
+  }
+}
+
+void Engine::RunLoop(ShardThread& s) {
+  // Runs handlers until stopped. When a thread runs out of work it keeps polling for
+  // shard-busy-poll-us before it blocks in epoll: a cross-shard reply or request that arrives
+  // within that window is picked up without a sleep and a wake-up (two context switches on the
+  // hop's critical path). The spin only follows activity; an idle server sleeps.
+  asio::io_context& io = s.io();
+  while (!io.stopped()) {
+    if (io.poll() > 0) continue;
+    int64_t spin_us = config_->shard_busy_poll_us.load(std::memory_order_relaxed);
+    bool ran = false;
+    if (spin_us > 0) {
+      int64_t until = NowUs() + spin_us;
+      while (!ran && NowUs() < until && !io.stopped()) ran = io.poll() > 0;
+    }
+    if (!ran) io.run_one();
   }
 }
 
@@ -99,25 +117,23 @@ void Engine::Stop() {
 }
 
 void Engine::StartCron(ShardThread& s) {
-  auto timer = std::make_unique<asio::steady_timer>(s.io());
-  asio::steady_timer* t = timer.get();
-  crons_.push_back(std::move(timer));
-  // The cron re-arms itself; it runs data work only when the shard is not locked (a locked
-  // shard's data belongs to the lock holder).
-  auto tick = std::make_shared<std::function<void()>>();
-  *tick = [this, &s, t, tick]() {
-    int hz = config_->hz.load(std::memory_order_relaxed);
-    t->expires_after(std::chrono::milliseconds(1000 / hz));
-    t->async_wait([this, &s, tick](const boost::system::error_code& ec) {
-      if (ec) return;
-      if (!s.locked()) s.data().Cron(NowMs());
-      if (s.index() == 0) {
-        used_memory_bytes_.store(AllocatorStat("stats.allocated"), std::memory_order_relaxed);
-      }
-      (*tick)();
-    });
-  };
-  asio::post(s.io(), [tick] { (*tick)(); });
+  crons_.push_back(std::make_unique<asio::steady_timer>(s.io()));
+  asio::steady_timer* timer = crons_.back().get();
+  asio::post(s.io(), [this, &s, timer] { ArmCron(s, *timer); });
+}
+
+void Engine::ArmCron(ShardThread& s, asio::steady_timer& timer) {
+  int hz = config_->hz.load(std::memory_order_relaxed);
+  timer.expires_after(std::chrono::milliseconds(1000 / hz));
+  timer.async_wait([this, &s, &timer](const boost::system::error_code& ec) {
+    if (ec) return;
+    // Data work only when the shard is not locked: a locked shard's data belongs to the holder.
+    if (!s.locked()) s.data().Cron(NowMs());
+    if (s.index() == 0) {
+      used_memory_bytes_.store(AllocatorStat("stats.allocated"), std::memory_order_relaxed);
+    }
+    ArmCron(s, timer);
+  });
 }
 
 void Engine::RunLocked(std::vector<uint32_t> shards, Task body, asio::io_context& reply_to,

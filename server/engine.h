@@ -134,6 +134,10 @@ class Engine {
   struct LockedRun;
   void AcquireNext(std::shared_ptr<LockedRun> run);
   void StartCron(ShardThread& s);
+  // The shard thread's event loop (see shard-busy-poll-us in docs/configuration.md).
+  void RunLoop(ShardThread& s);
+  // Runs the shard's cron (active expiry, table maintenance) `hz` times a second.
+  void ArmCron(ShardThread& s, asio::steady_timer& timer);
 
   Config* config_;
   std::vector<std::unique_ptr<ShardThread>> shards_;

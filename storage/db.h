@@ -60,6 +60,10 @@ class Db {
     return e->val.expire_at_ms != 0 && e->val.expire_at_ms <= now_ms;
   }
 
+  // See Dict::PrefetchBucket / PrefetchNode: hints for a batch of lookups, no effect otherwise.
+  void PrefetchBucket(uint64_t hash) const { table_.PrefetchBucket(hash); }
+  void PrefetchNode(uint64_t hash) const { table_.PrefetchNode(hash); }
+
   // Deletes up to `keys_max` keys that are due at `now_ms`, telling the listener about each.
   // Returns the number deleted.
   size_t ExpireDue(int64_t now_ms, size_t keys_max);
