@@ -305,6 +305,9 @@ RespParser::Status RespParser::ParseMultibulk(std::string_view input) {
         count > limits_.multibulk_length_max) {
       return Fail("Protocol error: invalid multibulk length");
     }
+    if (limits_.unauthenticated && count > kUnauthenticatedMultibulkLengthMax) {
+      return Fail("Protocol error: unauthenticated multibulk length");
+    }
     pos_ = cr + 2;
     if (count <= 0) return Complete(input);  // "*0" and "*-1": an empty request Redis ignores
     args_expected_ = count;
@@ -335,6 +338,9 @@ RespParser::Status RespParser::ParseMultibulk(std::string_view input) {
       if (!ParseRedisInteger(input.substr(line_start_ + 1, cr - line_start_ - 1), &length) ||
           length < 0 || length > limits_.bulk_length_bytes_max) {
         return Fail("Protocol error: invalid bulk length");
+      }
+      if (limits_.unauthenticated && length > kUnauthenticatedBulkLengthBytesMax) {
+        return Fail("Protocol error: unauthenticated bulk length");
       }
       bulk_length_ = length;
       pos_ = cr + 2;

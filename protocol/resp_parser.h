@@ -36,6 +36,9 @@ class RespParser {
     int64_t bulk_length_bytes_max = kBulkLengthBytesMaxDefault;
     int64_t multibulk_length_max = kMultibulkLengthMax;
     size_t inline_bytes_max = kInlineBytesMax;
+    // The client has not authenticated: kUnauthenticated*Max apply, with Redis's
+    // "unauthenticated multibulk length" / "unauthenticated bulk length" errors.
+    bool unauthenticated = false;
   };
 
   RespParser() = default;

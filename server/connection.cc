@@ -134,10 +134,13 @@ void Connection::ParseBatch() {
   batch_next_ = 0;
   more_input_ = false;
   parser_.set_limits({engine_.config().proto_max_bulk_len.load(std::memory_order_relaxed),
-                      protocol::kMultibulkLengthMax, protocol::kInlineBytesMax});
+                      protocol::kMultibulkLengthMax, protocol::kInlineBytesMax, !authenticated_});
+  // Until the client authenticates, parse one request at a time: an AUTH must take effect
+  // before the next request is held to the unauthenticated limits, as in Redis.
+  size_t batch_max = authenticated_ ? kPipelineBatchCommandsMax : 1;
   size_t pos = rbegin_;
   while (true) {
-    if (batch_.size() == kPipelineBatchCommandsMax) {
+    if (batch_.size() == batch_max) {
       more_input_ = true;
       break;
     }

@@ -65,6 +65,26 @@ TEST_F(AuthTest, RequirePass) {
   EXPECT_TRUE(IsError(Run({"get", "k"}), "NOAUTH Authentication required."));
 }
 
+TEST_F(AuthTest, UnauthenticatedClientsAreHeldToSmallRequests) {
+  // At the edge: 10 elements and 16384-byte bulks are fine before AUTH (answered NOAUTH)...
+  std::vector<std::string> ten(10, "x");
+  ten[0] = "del";
+  EXPECT_TRUE(IsError(Run(ten), "NOAUTH Authentication required."));
+  EXPECT_TRUE(IsError(Run({"echo", std::string(16384, 'x')}), "NOAUTH Authentication required."));
+  // ...one more is a protocol error that closes the connection.
+  std::vector<std::string> eleven(11, "x");
+  EXPECT_TRUE(IsError(Run(eleven), "ERR Protocol error: unauthenticated multibulk length"));
+  EXPECT_TRUE(client().IsClosed());
+  EXPECT_TRUE(IsError(client2().Run({"echo", std::string(16385, 'x')}),
+                      "ERR Protocol error: unauthenticated bulk length"));
+  // A pipelined AUTH lifts the limits for the very next request.
+  auto c3 = NewClient();
+  c3->SendRaw(TestClient::Encode({"auth", "s3cret"}) +
+              TestClient::Encode({"set", "big", std::string(100000, 'y')}));
+  EXPECT_EQ(c3->Read().str, "OK");
+  EXPECT_EQ(c3->Read().str, "OK");
+}
+
 TEST_F(ConnectionFamilyTest, QuitClosesAfterReply) {
   EXPECT_EQ(client2().Run({"quit"}).str, "OK");
   EXPECT_TRUE(client2().IsClosed());
