@@ -44,6 +44,19 @@ CommandSpec command_subcommands[] = {
   {"help", 2, LD|ST|CN, 0, 0, 0, CmdCommandHelp, "server", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""},
 };
 
+CommandSpec object_subcommands[] = {
+  {"encoding", 3, R, 2, 2, 1, CmdObjectEncoding, "generic", "Returns the internal encoding of a Redis object.", "2.2.3", "O(1)", "key"},
+  {"freq", 3, R, 2, 2, 1, CmdObjectFreq, "generic", "Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "O(1)", "key"},
+  {"idletime", 3, R, 2, 2, 1, CmdObjectIdleTime, "generic", "Returns the time since the last access to a Redis object.", "2.2.3", "O(1)", "key"},
+  {"refcount", 3, R, 2, 2, 1, CmdObjectRefCount, "generic", "Returns the reference count of a value of a key.", "2.2.3", "O(1)", "key"},
+  {"help", 2, LD|ST|CN, 0, 0, 0, CmdObjectHelp, "generic", "Returns helpful text about the different subcommands.", "6.2.0", "O(1)", ""},
+};
+
+CommandSpec memory_subcommands[] = {
+  {"usage", -3, R, 2, 2, 1, CmdMemoryUsage, "server", "Estimates the memory usage of a key.", "4.0.0", "O(N) where N is the number of samples.", "key [SAMPLES count]"},
+  {"help", 2, LD|ST|CN, 0, 0, 0, CmdMemoryHelp, "server", "Returns helpful text about the different subcommands.", "4.0.0", "O(1)", ""},
+};
+
 CommandSpec commands[] = {
   // connection
   {"ping", -1, F|CN, 0, 0, 0, CmdPing, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", "[message]"},
@@ -82,6 +95,8 @@ CommandSpec commands[] = {
   {"expiretime", 2, R|F, 1, 1, 1, CmdTtl, "generic", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "O(1)", "key"},
   {"pexpiretime", 2, R|F, 1, 1, 1, CmdTtl, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "O(1)", "key"},
   {"persist", 2, W|F, 1, 1, 1, CmdPersist, "generic", "Removes the expiration time of a key.", "2.2.0", "O(1)", "key"},
+  {"object", -2, 0, 0, 0, 0, nullptr, "generic", "A container for object introspection commands.", "2.2.3", "Depends on subcommand.", "", object_subcommands},
+  {"memory", -2, 0, 0, 0, 0, nullptr, "server", "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand.", "", memory_subcommands},
   // strings
   {"get", 2, R|F, 1, 1, 1, CmdGet, "string", "Returns the string value of a key.", "1.0.0", "O(1)", "key"},
   {"set", -3, W|OOM, 1, 1, 1, CmdSet, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)", "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"},
@@ -103,6 +118,12 @@ CommandSpec commands[] = {
   {"strlen", 2, R|F, 1, 1, 1, CmdStrLen, "string", "Returns the length of a string value.", "2.2.0", "O(1)", "key"},
   {"getrange", 4, R, 1, 1, 1, CmdGetRange, "string", "Returns a substring of the string stored at a key.", "2.4.0", "O(N) where N is the length of the returned string.", "key start end"},
   {"setrange", 4, W|OOM, 1, 1, 1, CmdSetRange, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "O(1)", "key offset value"},
+  // hashes
+  // (hash commands go here)
+  // sets
+  // (set commands go here)
+  // sorted sets
+  // (sorted set commands go here)
   // transactions
   {"multi", 1, NS|LD|ST|F|CN|TX, 0, 0, 0, CmdMulti, "transactions", "Starts a transaction.", "1.2.0", "O(1)", ""},
   {"exec", 1, NS|LD|ST|TX, 0, 0, 0, CmdExec, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", ""},

@@ -25,11 +25,13 @@ std::string& Value::MutableRaw() {
 }
 
 const char* Value::EncodingName() const {
+  if (type_ != ValueType::kString) return As<Collection>().EncodingName();
   if (is_int()) return "int";
   return raw().size() <= kEmbeddedStringBytesMax ? "embstr" : "raw";
 }
 
 size_t Value::HeapBytes() const {
+  if (type_ != ValueType::kString) return As<Collection>().HeapBytes();
   if (is_int()) return 0;
   return raw().capacity() > kEmbeddedStringBytesMax ? raw().capacity() + 1 : 0;
 }
@@ -38,6 +40,14 @@ const char* TypeName(ValueType t) {
   switch (t) {
     case ValueType::kString:
       return "string";
+    case ValueType::kList:
+      return "list";
+    case ValueType::kSet:
+      return "set";
+    case ValueType::kZSet:
+      return "zset";
+    case ValueType::kHash:
+      return "hash";
   }
   return "none";
 }

@@ -3,13 +3,27 @@
 // "int" encoding) so INCR and friends need no parsing or formatting.
 #include <charconv>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
 
 namespace stockd::storage {
 
-enum class ValueType : uint8_t { kString };
+enum class ValueType : uint8_t { kString, kList, kSet, kZSet, kHash };
+
+// A collection value (list, set, sorted set, hash). Each type lives in its own file in storage/
+// and chooses its own encodings (small ones compact, large ones indexed). Virtual only for the
+// few questions every type must answer; the command families use the concrete type.
+class Collection {
+ public:
+  virtual ~Collection() = default;
+  virtual size_t size() const = 0;
+  // The honest name of the current encoding, for OBJECT ENCODING ("listpack", "hashtable", ...).
+  virtual const char* EncodingName() const = 0;
+  // Approximate heap bytes owned, for MEMORY USAGE.
+  virtual size_t HeapBytes() const = 0;
+};
 
 // Strings up to this many bytes live inside std::string's own storage (libstdc++'s small string
 // buffer), which OBJECT ENCODING reports as "embstr"; longer ones are "raw".
@@ -22,6 +36,13 @@ bool ParseCanonicalInt64(std::string_view s, int64_t* out);
 class Value {
  public:
   Value() : data_(std::string()) {}
+  // A new collection value of `type` (not kString) holding `c`.
+  static Value Of(ValueType type, std::unique_ptr<Collection> c) {
+    Value v;
+    v.type_ = type;
+    v.data_ = std::move(c);
+    return v;
+  }
   static Value String(std::string_view s) {
     int64_t v;
     if (s.size() <= 20 && ParseCanonicalInt64(s, &v)) return Value(v);
@@ -29,7 +50,17 @@ class Value {
   }
   static Value Integer(int64_t v) { return Value(v); }
 
-  ValueType type() const { return ValueType::kString; }
+  ValueType type() const { return type_; }
+  // The collection of a non-string value, as its concrete type (the caller checked type()).
+  template <typename T>
+  T& As() {
+    return static_cast<T&>(*std::get<std::unique_ptr<Collection>>(data_));
+  }
+  template <typename T>
+  const T& As() const {
+    return static_cast<const T&>(*std::get<std::unique_ptr<Collection>>(data_));
+  }
+  // String accessors: valid only when type() is kString.
   bool is_int() const { return std::holds_alternative<int64_t>(data_); }
   int64_t int_value() const { return std::get<int64_t>(data_); }
   // The raw bytes of a non-integer string.
@@ -60,7 +91,8 @@ class Value {
  private:
   explicit Value(int64_t v) : data_(v) {}
   explicit Value(std::string s) : data_(std::move(s)) {}
-  std::variant<std::string, int64_t> data_;
+  ValueType type_ = ValueType::kString;
+  std::variant<std::string, int64_t, std::unique_ptr<Collection>> data_;
 };
 
 const char* TypeName(ValueType t);

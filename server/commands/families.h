@@ -52,6 +52,13 @@ void CmdScan(CmdArgs, CommandContext&);
 void CmdExpire(CmdArgs, CommandContext&);  // EXPIRE PEXPIRE EXPIREAT PEXPIREAT
 void CmdTtl(CmdArgs, CommandContext&);     // TTL PTTL EXPIRETIME PEXPIRETIME
 void CmdPersist(CmdArgs, CommandContext&);
+void CmdObjectEncoding(CmdArgs, CommandContext&);
+void CmdObjectRefCount(CmdArgs, CommandContext&);
+void CmdObjectFreq(CmdArgs, CommandContext&);
+void CmdObjectIdleTime(CmdArgs, CommandContext&);
+void CmdObjectHelp(CmdArgs, CommandContext&);
+void CmdMemoryUsage(CmdArgs, CommandContext&);
+void CmdMemoryHelp(CmdArgs, CommandContext&);
 
 // string_family.cc
 void CmdGet(CmdArgs, CommandContext&);
@@ -70,6 +77,15 @@ void CmdAppend(CmdArgs, CommandContext&);
 void CmdStrLen(CmdArgs, CommandContext&);
 void CmdGetRange(CmdArgs, CommandContext&);
 void CmdSetRange(CmdArgs, CommandContext&);
+
+// hash_family.cc
+// (hash handlers go here)
+
+// set_family.cc
+// (set handlers go here)
+
+// zset_family.cc
+// (sorted set handlers go here)
 
 // transaction_family.cc
 void CmdMulti(CmdArgs, CommandContext&);

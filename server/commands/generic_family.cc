@@ -378,3 +378,70 @@ void CmdPersist(CmdArgs args, CommandContext& ctx) {
 }
 
 }  // namespace stockd::server
+
+// --- OBJECT and MEMORY: what a key's value is and costs ---------------------------------------
+
+namespace stockd::server {
+
+void CmdObjectEncoding(CmdArgs args, CommandContext& ctx) {
+  storage::Db::Entry* e = ctx.LookupWrite(args[2]);  // no keyspace hit/miss, as Redis
+  if (e == nullptr) return ctx.reply().Null();
+  ctx.reply().Bulk(e->val.value.EncodingName());
+}
+
+void CmdObjectRefCount(CmdArgs args, CommandContext& ctx) {
+  storage::Db::Entry* e = ctx.LookupWrite(args[2]);
+  if (e == nullptr) return ctx.reply().Null();
+  ctx.reply().Integer(1);  // values are never shared between keys
+}
+
+void CmdObjectFreq(CmdArgs args, CommandContext& ctx) {
+  ctx.reply().Error(
+      "ERR An LFU maxmemory policy is not selected, access frequency not tracked. stockd never "
+      "evicts (maxmemory-policy noeviction), so it does not track access frequency.");
+}
+
+void CmdObjectIdleTime(CmdArgs args, CommandContext& ctx) {
+  ctx.reply().Error(
+      "ERR OBJECT IDLETIME is not supported: stockd never evicts, so it does not track when a key "
+      "was last accessed.");
+}
+
+void CmdObjectHelp(CmdArgs, CommandContext& ctx) {
+  auto& r = ctx.reply();
+  r.ArrayHeader(7);
+  r.SimpleString("OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+  r.SimpleString("ENCODING <key>");
+  r.SimpleString("    Return the kind of internal representation used in order to store the value");
+  r.SimpleString("    associated with a <key>.");
+  r.SimpleString("REFCOUNT <key>");
+  r.SimpleString("    Return the number of references of the value associated with the specified");
+  r.SimpleString("    <key> (always 1).");
+}
+
+void CmdMemoryUsage(CmdArgs args, CommandContext& ctx) {
+  // MEMORY USAGE key [SAMPLES count]: SAMPLES is accepted for compatibility; the figure is exact
+  // for strings and each collection's own estimate (no sampling) for the others.
+  if (args.size() != 3) {
+    if (args.size() != 5 || !EqualsIgnoreCase(args[3], "SAMPLES")) {
+      return ctx.reply().Error(reply::kSyntaxError);
+    }
+    int64_t samples;
+    if (!ParseInt64OrReply(ctx, args[4], &samples)) return;
+  }
+  storage::Db::Entry* e = ctx.LookupWrite(args[2]);
+  if (e == nullptr) return ctx.reply().Null();
+  size_t bytes = sizeof(storage::Db::Entry) + e->val.value.HeapBytes();
+  if (e->key.size() > storage::kEmbeddedStringBytesMax) bytes += e->key.capacity() + 1;
+  ctx.reply().Integer(static_cast<int64_t>(bytes));
+}
+
+void CmdMemoryHelp(CmdArgs, CommandContext& ctx) {
+  auto& r = ctx.reply();
+  r.ArrayHeader(3);
+  r.SimpleString("MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+  r.SimpleString("USAGE <key> [SAMPLES <count>]");
+  r.SimpleString("    Return memory in bytes used by <key> and its value.");
+}
+
+}  // namespace stockd::server

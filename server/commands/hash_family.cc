@@ -1,0 +1,1 @@
+// (being written) The hash command family.

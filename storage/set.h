@@ -1,0 +1,2 @@
+#pragma once
+// (being written) The set value type.

@@ -1,0 +1,1 @@
+// (being written) Tests of the zset command family.
