@@ -34,6 +34,7 @@ enum CommandFlag : uint32_t {
   kConnection = 1u << 16,  // runs on the client's own thread and touches no shard data
   kGlobal = 1u << 17,      // needs every shard: runs with all shards locked
   kTxControl = 1u << 18,   // MULTI/EXEC/DISCARD/WATCH/QUIT/RESET: never queued by MULTI
+  kSubscribedOk = 1u << 19,  // allowed to a RESP2 client in subscribed mode
 };
 
 struct CommandSpec {

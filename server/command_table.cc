@@ -15,7 +15,7 @@ namespace {
 
 constexpr uint32_t W = kWrite, R = kReadOnly, F = kFast, A = kAdmin, NA = kNoAuth, NS = kNoScript,
                    LD = kLoading, ST = kStale, OOM = kDenyOom, NM = kNoMulti, CN = kConnection,
-                   GL = kGlobal, TX = kTxControl;
+                   GL = kGlobal, TX = kTxControl, SB = kSubscribedOk;
 
 // clang-format off
 CommandSpec client_subcommands[] = {
@@ -57,15 +57,22 @@ CommandSpec memory_subcommands[] = {
   {"help", 2, LD|ST|CN, 0, 0, 0, CmdMemoryHelp, "server", "Returns helpful text about the different subcommands.", "4.0.0", "O(1)", ""},
 };
 
+CommandSpec pubsub_subcommands[] = {
+  {"channels", -2, LD|ST|CN, 0, 0, 0, CmdPubSubChannels, "pubsub", "Returns the active channels.", "2.8.0", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)", "[pattern]"},
+  {"numsub", -2, LD|ST|CN, 0, 0, 0, CmdPubSubNumSub, "pubsub", "Returns a count of subscribers to channels.", "2.8.0", "O(N) for the NUMSUB subcommand, where N is the number of requested channels", "[channel ...]"},
+  {"numpat", 2, LD|ST|CN, 0, 0, 0, CmdPubSubNumPat, "pubsub", "Returns a count of unique pattern subscriptions.", "2.8.0", "O(1)", ""},
+  {"help", 2, LD|ST|CN, 0, 0, 0, CmdPubSubHelp, "pubsub", "Returns helpful text about the different subcommands.", "6.2.0", "O(1)", ""},
+};
+
 CommandSpec commands[] = {
   // connection
-  {"ping", -1, F|CN, 0, 0, 0, CmdPing, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", "[message]"},
+  {"ping", -1, F|CN|SB, 0, 0, 0, CmdPing, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", "[message]"},
   {"echo", 2, F|CN, 0, 0, 0, CmdEcho, "connection", "Returns the given string.", "1.0.0", "O(1)", "message"},
   {"hello", -1, NS|LD|ST|F|NA|CN, 0, 0, 0, CmdHello, "connection", "Handshakes with the server.", "6.0.0", "O(1)", "[protover [AUTH username password] [SETNAME clientname]]"},
   {"auth", -2, NS|LD|ST|F|NA|CN, 0, 0, 0, CmdAuth, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", "[username] password"},
   {"select", 2, LD|ST|F|CN, 0, 0, 0, CmdSelect, "connection", "Changes the selected database.", "1.0.0", "O(1)", "index"},
-  {"quit", -1, A|NS|LD|ST|F|NA|CN|TX, 0, 0, 0, CmdQuit, "connection", "Closes the connection.", "1.0.0", "O(1)", ""},
-  {"reset", 1, NS|LD|ST|F|NA|CN|TX, 0, 0, 0, CmdReset, "connection", "Resets the connection.", "6.2.0", "O(1)", ""},
+  {"quit", -1, A|NS|LD|ST|F|NA|CN|TX|SB, 0, 0, 0, CmdQuit, "connection", "Closes the connection.", "1.0.0", "O(1)", ""},
+  {"reset", 1, NS|LD|ST|F|NA|CN|TX|SB, 0, 0, 0, CmdReset, "connection", "Resets the connection.", "6.2.0", "O(1)", ""},
   {"client", -2, 0, 0, 0, 0, nullptr, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", "", client_subcommands},
   // server
   {"info", -1, LD|ST|GL, 0, 0, 0, CmdInfo, "server", "Returns information and statistics about the server.", "1.0.0", "O(1)", "[section ...]"},
@@ -118,12 +125,36 @@ CommandSpec commands[] = {
   {"strlen", 2, R|F, 1, 1, 1, CmdStrLen, "string", "Returns the length of a string value.", "2.2.0", "O(1)", "key"},
   {"getrange", 4, R, 1, 1, 1, CmdGetRange, "string", "Returns a substring of the string stored at a key.", "2.4.0", "O(N) where N is the length of the returned string.", "key start end"},
   {"setrange", 4, W|OOM, 1, 1, 1, CmdSetRange, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "O(1)", "key offset value"},
+  // lists
+  {"lpush", -3, W|OOM|F, 1, 1, 1, CmdLPush, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added", "key element ..."},
+  {"rpush", -3, W|OOM|F, 1, 1, 1, CmdRPush, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added", "key element ..."},
+  {"lpushx", -3, W|OOM|F, 1, 1, 1, CmdLPushX, "list", "Prepends one or more elements to a list only when the list exists.", "2.2.0", "O(1) for each element added", "key element ..."},
+  {"rpushx", -3, W|OOM|F, 1, 1, 1, CmdRPushX, "list", "Appends an element to a list only when the list exists.", "2.2.0", "O(1) for each element added", "key element ..."},
+  {"lpop", -2, W|F, 1, 1, 1, CmdLPop, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned", "key [count]"},
+  {"rpop", -2, W|F, 1, 1, 1, CmdRPop, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned", "key [count]"},
+  {"llen", 2, R|F, 1, 1, 1, CmdLLen, "list", "Returns the length of a list.", "1.0.0", "O(1)", "key"},
+  {"lrange", 4, R, 1, 1, 1, CmdLRange, "list", "Returns a range of elements from a list.", "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", "key start stop"},
+  {"lindex", 3, R, 1, 1, 1, CmdLIndex, "list", "Returns an element from a list by its index.", "1.0.0", "O(1) (a deque: direct access)", "key index"},
+  {"lset", 4, W|OOM, 1, 1, 1, CmdLSet, "list", "Sets the value of an element in a list by its index.", "1.0.0", "O(1) (a deque: direct access)", "key index element"},
+  {"lrem", 4, W, 1, 1, 1, CmdLRem, "list", "Removes elements from a list. Deletes the list if the last element was removed.", "1.0.0", "O(N+M) where N is the length of the list and M is the number of elements removed.", "key count element"},
+  {"ltrim", 4, W, 1, 1, 1, CmdLTrim, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "1.0.0", "O(N) where N is the number of elements to be removed by the operation.", "key start stop"},
+  {"linsert", 5, W|OOM, 1, 1, 1, CmdLInsert, "list", "Inserts an element before or after another element in a list.", "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot.", "key BEFORE|AFTER pivot element"},
+  {"lpos", -3, R, 1, 1, 1, CmdLPos, "list", "Returns the index of matching elements in a list.", "6.0.6", "O(N) where N is the number of elements in the list, for the average case.", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"},
+  {"lmove", 5, W|OOM, 1, 2, 1, CmdLMove, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "6.2.0", "O(1)", "source destination LEFT|RIGHT LEFT|RIGHT"},
+  {"rpoplpush", 3, W|OOM, 1, 2, 1, CmdRPopLPush, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "1.2.0", "O(1)", "source destination"},
   // hashes
   // (hash commands go here)
   // sets
   // (set commands go here)
   // sorted sets
   // (sorted set commands go here)
+  // pub/sub
+  {"subscribe", -2, NS|LD|ST|CN|SB|NM, 0, 0, 0, CmdSubscribe, "pubsub", "Listens for messages published to channels.", "2.0.0", "O(N) where N is the number of channels to subscribe to.", "channel ..."},
+  {"unsubscribe", -1, NS|LD|ST|CN|SB|NM, 0, 0, 0, CmdUnsubscribe, "pubsub", "Stops listening to messages posted to channels.", "2.0.0", "O(N) where N is the number of clients already subscribed to a channel.", "[channel ...]"},
+  {"psubscribe", -2, NS|LD|ST|CN|SB|NM, 0, 0, 0, CmdPSubscribe, "pubsub", "Listens for messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to subscribe to.", "pattern ..."},
+  {"punsubscribe", -1, NS|LD|ST|CN|SB|NM, 0, 0, 0, CmdPUnsubscribe, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to unsubscribe.", "[pattern ...]"},
+  {"publish", 3, LD|ST|F|CN, 0, 0, 0, CmdPublish, "pubsub", "Posts a message to a channel.", "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "channel message"},
+  {"pubsub", -2, 0, 0, 0, 0, nullptr, "pubsub", "A container for Pub/Sub commands.", "2.8.0", "Depends on subcommand.", "", pubsub_subcommands},
   // transactions
   {"multi", 1, NS|LD|ST|F|CN|TX, 0, 0, 0, CmdMulti, "transactions", "Starts a transaction.", "1.2.0", "O(1)", ""},
   {"exec", 1, NS|LD|ST|TX, 0, 0, 0, CmdExec, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", ""},

@@ -13,6 +13,8 @@
 
 #include "server/clients.h"
 #include "server/command_context.h"
+#include "server/pubsub.h"
+#include "server/server.h"
 #include "storage/log.h"
 
 namespace stockd::server {
@@ -84,6 +86,7 @@ void Connection::CloseNow() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   UnwatchAll();
+  LeavePubSub();
   home_.stats().connected_clients.Add(static_cast<uint64_t>(-1));
   registry_.Remove(id());  // may drop the last reference held elsewhere; `self` in callers keeps us
 }
@@ -236,6 +239,14 @@ Connection::Plan Connection::MakePlan(CmdArgs args) {
   if (maxmemory > 0 && spec->has(kDenyOom) &&
       engine_.used_memory_bytes() > static_cast<uint64_t>(maxmemory)) {
     return reject("OOM command not allowed when used memory > 'maxmemory'.");
+  }
+  if (resp_version_ == 2 && subscriptions() != 0 && !spec->has(kSubscribedOk)) {
+    // RESP2 has no way to tell a reply from a published message, so a subscribed client may
+    // only manage its subscriptions (as Redis).
+    return reject(fmt::format(
+        "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+        "are allowed in this context",
+        spec->FullName()));
   }
   info_.last_cmd.store(spec, std::memory_order_relaxed);
   if (in_multi_ && !spec->has(kTxControl)) {
@@ -538,6 +549,56 @@ void Connection::DoWrite() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pub/sub delivery
+
+void Connection::LeavePubSub() {
+  if (subscriptions() == 0) return;
+  PubSub& pubsub = Server::FromEngine(engine_)->pubsub();
+  for (const std::string& c : channels_) pubsub.Unsubscribe(this, c);
+  for (const std::string& p : patterns_) pubsub.PUnsubscribe(this, p);
+  channels_.clear();
+  patterns_.clear();
+  info_.channels = 0;
+  info_.patterns = 0;
+  info_.subscribed = false;
+}
+
+void Connection::AppendPush(const std::string& push) {
+  if (closed_) return;
+  out_.append(push);
+  // A running batch writes at its end; otherwise write now.
+  if (!busy_) DoWrite();
+}
+
+void Connection::DeliverMessage(std::string_view channel, std::string_view message) {
+  asio::post(home_.io(), [self = shared_from_this(), channel = std::string(channel),
+                          message = std::string(message)] {
+    std::string push;
+    protocol::ReplyBuilder rb(&push, self->resp_version_);
+    rb.PushHeader(3);
+    rb.Bulk("message");
+    rb.Bulk(channel);
+    rb.Bulk(message);
+    self->AppendPush(push);
+  });
+}
+
+void Connection::DeliverPMessage(std::string_view pattern, std::string_view channel,
+                                 std::string_view message) {
+  asio::post(home_.io(), [self = shared_from_this(), pattern = std::string(pattern),
+                          channel = std::string(channel), message = std::string(message)] {
+    std::string push;
+    protocol::ReplyBuilder rb(&push, self->resp_version_);
+    rb.PushHeader(4);
+    rb.Bulk("pmessage");
+    rb.Bulk(pattern);
+    rb.Bulk(channel);
+    rb.Bulk(message);
+    self->AppendPush(push);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Client state
 
 void Connection::BeginMulti() {
@@ -584,12 +645,14 @@ std::string Connection::DescribeForList() const {
   const CommandSpec* last = info_.last_cmd.load(std::memory_order_relaxed);
   int multi = info_.multi.load(std::memory_order_relaxed);
   return fmt::format(
-      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 "
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 "
       "multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} "
       "tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
       info_.id, info_.addr, info_.laddr, info_.fd, name, (now - info_.created_ms) / 1000,
       (now - info_.last_interaction_ms.load(std::memory_order_relaxed)) / 1000,
-      multi >= 0 ? "x" : "N", info_.db.load(std::memory_order_relaxed), multi,
+      multi >= 0 ? "x" : (info_.subscribed.load(std::memory_order_relaxed) ? "P" : "N"),
+      info_.db.load(std::memory_order_relaxed), info_.channels.load(std::memory_order_relaxed),
+      info_.patterns.load(std::memory_order_relaxed), multi,
       info_.qbuf.load(std::memory_order_relaxed), kReadChunkBytes,
       info_.omem.load(std::memory_order_relaxed), last ? last->FullName() : "NULL",
       info_.resp.load(std::memory_order_relaxed), lib_name, lib_ver);

@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,8 @@ struct ClientInfo {
   std::atomic<size_t> omem{0};
   std::atomic<const CommandSpec*> last_cmd{nullptr};
   std::atomic<uint32_t> home{0};
+  std::atomic<size_t> channels{0}, patterns{0};  // pub/sub subscriptions
+  std::atomic<bool> subscribed{false};
 
   mutable std::mutex mu;  // guards the strings below
   std::string name, lib_name, lib_ver;
@@ -110,6 +113,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Drops every WATCH (posts the unregistration to the shards).
   void UnwatchAll();
 
+  // Pub/sub. The sets are the client's subscriptions (home thread, or while quiescent).
+  std::set<std::string, std::less<>>& channels() { return channels_; }
+  std::set<std::string, std::less<>>& patterns() { return patterns_; }
+  size_t subscriptions() const { return channels_.size() + patterns_.size(); }
+  // Drops every subscription (RESET, close).
+  void LeavePubSub();
+  // Any thread: queue a published message for this client (a push in RESP3, an array in RESP2).
+  void DeliverMessage(std::string_view channel, std::string_view message);
+  void DeliverPMessage(std::string_view pattern, std::string_view channel,
+                       std::string_view message);
+
   // Runs one command in the current thread and context (the thread must own, or hold locked,
   // the command's shards), with stats. Used by dispatch and by EXEC for queued commands.
   void Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyBuilder& rb, int64_t now_ms);
@@ -145,6 +159,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void FinishBatch();
   void DoWrite();
   void CloseNow();
+  // Appends `push` (complete RESP) to the output and starts a write (home thread).
+  void AppendPush(const std::string& push);
 
   Plan MakePlan(CmdArgs args);
   bool ShardsOf(const CommandSpec& spec, CmdArgs args, std::vector<uint32_t>* shards);
@@ -206,6 +222,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<QueuedCommand> queued_;
   std::shared_ptr<storage::WatchFlag> watch_flag_;
   std::vector<std::pair<int, std::string>> watched_keys_;
+  std::set<std::string, std::less<>> channels_, patterns_;
 };
 
 }  // namespace stockd::server

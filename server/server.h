@@ -11,6 +11,7 @@
 #include "server/clients.h"
 #include "server/config.h"
 #include "server/engine.h"
+#include "server/pubsub.h"
 
 namespace stockd::server {
 
@@ -29,6 +30,7 @@ class Server {
   uint16_t port() const { return port_; }
   Engine& engine() { return *engine_; }
   ClientRegistry& clients() { return clients_; }
+  PubSub& pubsub() { return pubsub_; }
   Config& config() { return *config_; }
   const std::string& run_id() const { return run_id_; }
   int64_t start_time_ms() const { return engine_->start_time_ms(); }
@@ -48,6 +50,7 @@ class Server {
   Config* config_;
   std::unique_ptr<Engine> engine_;
   ClientRegistry clients_;
+  PubSub pubsub_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::steady_timer> ops_timer_;

@@ -47,6 +47,13 @@ void CmdPing(CmdArgs args, CommandContext& ctx) {
     ctx.reply().Error("ERR wrong number of arguments for 'ping' command");
     return;
   }
+  if (ctx.conn()->resp_version() == 2 && ctx.conn()->subscriptions() != 0) {
+    // In RESP2 subscribed mode a reply must look like a message: ["pong", message or ""].
+    ctx.reply().ArrayHeader(2);
+    ctx.reply().Bulk("pong");
+    ctx.reply().Bulk(args.size() == 2 ? args[1] : "");
+    return;
+  }
   if (args.size() == 2) {
     ctx.reply().Bulk(args[1]);
   } else {
@@ -176,6 +183,7 @@ void CmdReset(CmdArgs, CommandContext& ctx) {
   Connection* c = ctx.conn();
   if (c->in_multi()) c->EndMulti();
   c->UnwatchAll();
+  c->LeavePubSub();
   c->set_db_index(0);
   c->set_resp_version(2);
   ctx.reply().set_resp_version(2);

@@ -78,6 +78,24 @@ void CmdStrLen(CmdArgs, CommandContext&);
 void CmdGetRange(CmdArgs, CommandContext&);
 void CmdSetRange(CmdArgs, CommandContext&);
 
+// list_family.cc
+void CmdLPush(CmdArgs, CommandContext&);
+void CmdRPush(CmdArgs, CommandContext&);
+void CmdLPushX(CmdArgs, CommandContext&);
+void CmdRPushX(CmdArgs, CommandContext&);
+void CmdLPop(CmdArgs, CommandContext&);
+void CmdRPop(CmdArgs, CommandContext&);
+void CmdLLen(CmdArgs, CommandContext&);
+void CmdLRange(CmdArgs, CommandContext&);
+void CmdLIndex(CmdArgs, CommandContext&);
+void CmdLSet(CmdArgs, CommandContext&);
+void CmdLRem(CmdArgs, CommandContext&);
+void CmdLTrim(CmdArgs, CommandContext&);
+void CmdLInsert(CmdArgs, CommandContext&);
+void CmdLPos(CmdArgs, CommandContext&);
+void CmdLMove(CmdArgs, CommandContext&);
+void CmdRPopLPush(CmdArgs, CommandContext&);
+
 // hash_family.cc
 // (hash handlers go here)
 
@@ -86,6 +104,17 @@ void CmdSetRange(CmdArgs, CommandContext&);
 
 // zset_family.cc
 // (sorted set handlers go here)
+
+// pubsub_family.cc
+void CmdSubscribe(CmdArgs, CommandContext&);
+void CmdUnsubscribe(CmdArgs, CommandContext&);
+void CmdPSubscribe(CmdArgs, CommandContext&);
+void CmdPUnsubscribe(CmdArgs, CommandContext&);
+void CmdPublish(CmdArgs, CommandContext&);
+void CmdPubSubChannels(CmdArgs, CommandContext&);
+void CmdPubSubNumSub(CmdArgs, CommandContext&);
+void CmdPubSubNumPat(CmdArgs, CommandContext&);
+void CmdPubSubHelp(CmdArgs, CommandContext&);
 
 // transaction_family.cc
 void CmdMulti(CmdArgs, CommandContext&);

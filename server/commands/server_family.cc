@@ -151,8 +151,8 @@ Lines StatsSection(Server& s) {
           {"evicted_keys", "0"},
           {"keyspace_hits", sum(&ThreadStats::keyspace_hits)},
           {"keyspace_misses", sum(&ThreadStats::keyspace_misses)},
-          {"pubsub_channels", "0"},
-          {"pubsub_patterns", "0"},
+          {"pubsub_channels", std::to_string(s.pubsub().Channels("").size())},
+          {"pubsub_patterns", std::to_string(s.pubsub().NumPatterns())},
           {"total_error_replies", sum(&ThreadStats::total_error_replies)}};
 }
 

@@ -1634,5 +1634,62 @@ class ProtocolTest(ServerTestCase):
         self.assertEqual(self.r.dbsize(), 100)
 
 
+# ---------------------------------------------------------------------------------------------
+# Pub/sub: a publisher and several subscribers on different connections, with redis-py's PubSub
+# ---------------------------------------------------------------------------------------------
+
+class PubSubTest(ServerTestCase):
+    def wait_message(self, p, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = p.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if m is not None:
+                return m
+        self.fail("no message within the timeout")
+
+    def test_publisher_and_several_subscribers(self):
+        subscribers = []
+        for i in range(4):
+            c = client()
+            self.addCleanup(c.close)
+            p = c.pubsub()
+            self.addCleanup(p.close)
+            p.subscribe("orders")
+            if i % 2 == 0:
+                p.psubscribe("order*")
+            subscribers.append(p)
+        # Wait until every subscription is registered.
+        deadline = time.time() + 5
+        while self.r.pubsub_numsub("orders")[0][1] < 4 and time.time() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(self.r.pubsub_numsub("orders"), [("orders", 4)])
+        self.assertEqual(self.r.pubsub_numpat(), 1)
+        for n in range(20):
+            # 4 channel subscribers + 2 pattern subscribers.
+            self.assertEqual(self.r.publish("orders", f"order-{n}"), 6)
+        for i, p in enumerate(subscribers):
+            got = [self.wait_message(p) for _ in range(20 * (2 if i % 2 == 0 else 1))]
+            by_channel = [m["data"] for m in got if m["type"] == "message"]
+            self.assertEqual(by_channel, [f"order-{n}" for n in range(20)])  # in order
+            if i % 2 == 0:
+                by_pattern = [m for m in got if m["type"] == "pmessage"]
+                self.assertEqual(len(by_pattern), 20)
+                self.assertEqual(by_pattern[0]["pattern"], "order*")
+        self.assertIn("orders", self.r.pubsub_channels())
+
+    def test_subscribed_connection_rejects_other_commands(self):
+        c = client()
+        self.addCleanup(c.close)
+        p = c.pubsub()
+        self.addCleanup(p.close)
+        p.subscribe("x")
+        p.get_message(timeout=1)
+        p.execute_command("GET", "k")
+        with self.assertRaises(redis.ResponseError) as caught:
+            p.parse_response(timeout=2)
+        self.assertIn("only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET",
+                      str(caught.exception))
+
+
 if __name__ == "__main__":
     unittest.main()
