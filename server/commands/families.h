@@ -103,7 +103,29 @@ void CmdRPopLPush(CmdArgs, CommandContext&);
 // (set handlers go here)
 
 // zset_family.cc
-// (sorted set handlers go here)
+void CmdZAdd(CmdArgs, CommandContext&);
+void CmdZIncrBy(CmdArgs, CommandContext&);
+void CmdZRem(CmdArgs, CommandContext&);
+void CmdZScore(CmdArgs, CommandContext&);
+void CmdZMScore(CmdArgs, CommandContext&);
+void CmdZCard(CmdArgs, CommandContext&);
+void CmdZCount(CmdArgs, CommandContext&);  // ZCOUNT and ZLEXCOUNT
+void CmdZRank(CmdArgs, CommandContext&);   // ZRANK and ZREVRANK
+void CmdZRange(CmdArgs, CommandContext&);
+void CmdZRangeStore(CmdArgs, CommandContext&);
+void CmdZRevRange(CmdArgs, CommandContext&);
+void CmdZRangeByScore(CmdArgs, CommandContext&);
+void CmdZRevRangeByScore(CmdArgs, CommandContext&);
+void CmdZRangeByLex(CmdArgs, CommandContext&);
+void CmdZRevRangeByLex(CmdArgs, CommandContext&);
+void CmdZRemRangeByRank(CmdArgs, CommandContext&);
+void CmdZRemRangeByScore(CmdArgs, CommandContext&);
+void CmdZRemRangeByLex(CmdArgs, CommandContext&);
+void CmdZPop(CmdArgs, CommandContext&);  // ZPOPMIN and ZPOPMAX
+void CmdZRandMember(CmdArgs, CommandContext&);
+void CmdZScan(CmdArgs, CommandContext&);
+void CmdZUnionStore(CmdArgs, CommandContext&);
+void CmdZInterStore(CmdArgs, CommandContext&);
 
 // pubsub_family.cc
 void CmdSubscribe(CmdArgs, CommandContext&);
