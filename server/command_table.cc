@@ -143,7 +143,22 @@ CommandSpec commands[] = {
   {"lmove", 5, W|OOM, 1, 2, 1, CmdLMove, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "6.2.0", "O(1)", "source destination LEFT|RIGHT LEFT|RIGHT"},
   {"rpoplpush", 3, W|OOM, 1, 2, 1, CmdRPopLPush, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "1.2.0", "O(1)", "source destination"},
   // hashes
-  // (hash commands go here)
+  {"hset", -4, W|OOM|F, 1, 1, 1, CmdHSet, "hash", "Creates or modifies the value of a field in a hash.", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key (field value) ..."},
+  {"hsetnx", 4, W|OOM|F, 1, 1, 1, CmdHSetNx, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", "2.0.0", "O(1)", "key field value"},
+  {"hget", 3, R|F, 1, 1, 1, CmdHGet, "hash", "Returns the value of a field in a hash.", "2.0.0", "O(1)", "key field"},
+  {"hmget", -3, R|F, 1, 1, 1, CmdHMGet, "hash", "Returns the values of all fields in a hash.", "2.0.0", "O(N) where N is the number of fields being requested.", "key field ..."},
+  {"hmset", -4, W|OOM|F, 1, 1, 1, CmdHMSet, "hash", "Sets the values of multiple fields.", "2.0.0", "O(N) where N is the number of fields being set.", "key (field value) ..."},
+  {"hgetall", 2, R, 1, 1, 1, CmdHGetAll, "hash", "Returns all fields and values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"},
+  {"hdel", -3, W|F, 1, 1, 1, CmdHDel, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "2.0.0", "O(N) where N is the number of fields to be removed.", "key field ..."},
+  {"hexists", 3, R|F, 1, 1, 1, CmdHExists, "hash", "Determines whether a field exists in a hash.", "2.0.0", "O(1)", "key field"},
+  {"hlen", 2, R|F, 1, 1, 1, CmdHLen, "hash", "Returns the number of fields in a hash.", "2.0.0", "O(1)", "key"},
+  {"hkeys", 2, R, 1, 1, 1, CmdHKeys, "hash", "Returns all fields in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"},
+  {"hvals", 2, R, 1, 1, 1, CmdHVals, "hash", "Returns all values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"},
+  {"hincrby", 4, W|OOM|F, 1, 1, 1, CmdHIncrBy, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "2.0.0", "O(1)", "key field increment"},
+  {"hincrbyfloat", 4, W|OOM|F, 1, 1, 1, CmdHIncrByFloat, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "2.6.0", "O(1)", "key field increment"},
+  {"hstrlen", 3, R|F, 1, 1, 1, CmdHStrLen, "hash", "Returns the length of the value of a field.", "3.2.0", "O(1)", "key field"},
+  {"hrandfield", -2, R, 1, 1, 1, CmdHRandField, "hash", "Returns one or more random fields from a hash.", "6.2.0", "O(N) where N is the number of fields returned", "key [count [WITHVALUES]]"},
+  {"hscan", -3, R, 1, 1, 1, CmdHScan, "hash", "Iterates over fields and values of a hash.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "key cursor [MATCH pattern] [COUNT count]"},
   // sets
   // (set commands go here)
   // sorted sets

@@ -97,7 +97,22 @@ void CmdLMove(CmdArgs, CommandContext&);
 void CmdRPopLPush(CmdArgs, CommandContext&);
 
 // hash_family.cc
-// (hash handlers go here)
+void CmdHSet(CmdArgs, CommandContext&);
+void CmdHSetNx(CmdArgs, CommandContext&);
+void CmdHGet(CmdArgs, CommandContext&);
+void CmdHMGet(CmdArgs, CommandContext&);
+void CmdHMSet(CmdArgs, CommandContext&);
+void CmdHGetAll(CmdArgs, CommandContext&);
+void CmdHDel(CmdArgs, CommandContext&);
+void CmdHExists(CmdArgs, CommandContext&);
+void CmdHLen(CmdArgs, CommandContext&);
+void CmdHKeys(CmdArgs, CommandContext&);
+void CmdHVals(CmdArgs, CommandContext&);
+void CmdHIncrBy(CmdArgs, CommandContext&);
+void CmdHIncrByFloat(CmdArgs, CommandContext&);
+void CmdHStrLen(CmdArgs, CommandContext&);
+void CmdHRandField(CmdArgs, CommandContext&);
+void CmdHScan(CmdArgs, CommandContext&);
 
 // set_family.cc
 // (set handlers go here)
