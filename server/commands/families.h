@@ -115,7 +115,23 @@ void CmdHRandField(CmdArgs, CommandContext&);
 void CmdHScan(CmdArgs, CommandContext&);
 
 // set_family.cc
-// (set handlers go here)
+void CmdSAdd(CmdArgs, CommandContext&);
+void CmdSRem(CmdArgs, CommandContext&);
+void CmdSIsMember(CmdArgs, CommandContext&);
+void CmdSMIsMember(CmdArgs, CommandContext&);
+void CmdSMembers(CmdArgs, CommandContext&);
+void CmdSCard(CmdArgs, CommandContext&);
+void CmdSPop(CmdArgs, CommandContext&);
+void CmdSRandMember(CmdArgs, CommandContext&);
+void CmdSMove(CmdArgs, CommandContext&);
+void CmdSInter(CmdArgs, CommandContext&);
+void CmdSUnion(CmdArgs, CommandContext&);
+void CmdSDiff(CmdArgs, CommandContext&);
+void CmdSInterStore(CmdArgs, CommandContext&);
+void CmdSUnionStore(CmdArgs, CommandContext&);
+void CmdSDiffStore(CmdArgs, CommandContext&);
+void CmdSInterCard(CmdArgs, CommandContext&);
+void CmdSScan(CmdArgs, CommandContext&);
 
 // zset_family.cc
 void CmdZAdd(CmdArgs, CommandContext&);
