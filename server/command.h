@@ -35,6 +35,7 @@ enum CommandFlag : uint32_t {
   kGlobal = 1u << 17,      // needs every shard: runs with all shards locked
   kTxControl = 1u << 18,   // MULTI/EXEC/DISCARD/WATCH/QUIT/RESET: never queued by MULTI
   kSubscribedOk = 1u << 19,  // allowed to a RESP2 client in subscribed mode
+  kBlocking = 1u << 20,      // may block the client (BLPOP...): always runs alone, as a barrier
 };
 
 struct CommandSpec {

@@ -7,8 +7,10 @@
 // returns the database of the shard that owns `key`, and that shard is safe to touch. The client
 // (`conn()`) is quiescent while its command runs elsewhere, so handlers may read and write its
 // state; nothing else about the client is safe to touch.
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "protocol/reply_builder.h"
 #include "server/command.h"
@@ -51,10 +53,17 @@ class CommandContext {
   // Every handler that changes a key calls this once per key changed: it wakes WATCHers and
   // counts the change. It is the one place a write becomes visible to the rest of the system.
   void KeyModified(std::string_view key) {
-    storage::Shard& s = ShardFor(key);
+    uint32_t index = engine_.ShardOf(key);
+    storage::Shard& s = engine_.shard(index).data();
     s.KeyModified(db_index_, key);
     s.changes.Add();
+    // A write to a key that clients block on: serve them once this command is done.
+    if (s.has_ready_keys() &&
+        std::find(ready_shards_.begin(), ready_shards_.end(), index) == ready_shards_.end()) {
+      ready_shards_.push_back(index);
+    }
   }
+  const std::vector<uint32_t>& ready_shards() const { return ready_shards_; }
 
  private:
   Engine& engine_;
@@ -63,6 +72,7 @@ class CommandContext {
   int db_index_;
   int64_t now_ms_;
   const CommandSpec* spec_;
+  std::vector<uint32_t> ready_shards_;
 };
 
 // Common replies and argument parsing shared by the command families. Each *OrReply helper

@@ -15,7 +15,7 @@ namespace {
 
 constexpr uint32_t W = kWrite, R = kReadOnly, F = kFast, A = kAdmin, NA = kNoAuth, NS = kNoScript,
                    LD = kLoading, ST = kStale, OOM = kDenyOom, NM = kNoMulti, CN = kConnection,
-                   GL = kGlobal, TX = kTxControl, SB = kSubscribedOk;
+                   GL = kGlobal, TX = kTxControl, SB = kSubscribedOk, BL = kBlocking;
 
 // clang-format off
 CommandSpec client_subcommands[] = {
@@ -142,6 +142,10 @@ CommandSpec commands[] = {
   {"lpos", -3, R, 1, 1, 1, CmdLPos, "list", "Returns the index of matching elements in a list.", "6.0.6", "O(N) where N is the number of elements in the list, for the average case.", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"},
   {"lmove", 5, W|OOM, 1, 2, 1, CmdLMove, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "6.2.0", "O(1)", "source destination LEFT|RIGHT LEFT|RIGHT"},
   {"rpoplpush", 3, W|OOM, 1, 2, 1, CmdRPopLPush, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "1.2.0", "O(1)", "source destination"},
+  {"blpop", -3, W|NS|BL, 1, -2, 1, CmdBLPop, "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", "O(N) where N is the number of provided keys.", "key ... timeout"},
+  {"brpop", -3, W|NS|BL, 1, -2, 1, CmdBRPop, "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", "O(N) where N is the number of provided keys.", "key ... timeout"},
+  {"blmove", 6, W|OOM|NS|BL, 1, 2, 1, CmdBLMove, "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "6.2.0", "O(1)", "source destination LEFT|RIGHT LEFT|RIGHT timeout"},
+  {"brpoplpush", 4, W|OOM|NS|BL, 1, 2, 1, CmdBRPopLPush, "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "2.2.0", "O(1)", "source destination timeout"},
   // hashes
   {"hset", -4, W|OOM|F, 1, 1, 1, CmdHSet, "hash", "Creates or modifies the value of a field in a hash.", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key (field value) ..."},
   {"hsetnx", 4, W|OOM|F, 1, 1, 1, CmdHSetNx, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", "2.0.0", "O(1)", "key field value"},

@@ -11,6 +11,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "server/blocking.h"
 #include "server/clients.h"
 #include "server/command_context.h"
 #include "server/pubsub.h"
@@ -87,6 +88,13 @@ void Connection::CloseNow() {
   socket_.close(ec);
   UnwatchAll();
   LeavePubSub();
+  if (blocked_) {
+    if (block_timer_) block_timer_->cancel();
+    if (blocked_->Claim()) Unregister(blocked_);
+    blocked_.reset();
+    if (block_armed_) home_.stats().blocked_clients.Add(static_cast<uint64_t>(-1));
+    block_armed_ = false;
+  }
   home_.stats().connected_clients.Add(static_cast<uint64_t>(-1));
   registry_.Remove(id());  // may drop the last reference held elsewhere; `self` in callers keeps us
 }
@@ -289,6 +297,10 @@ Connection::Plan Connection::MakePlan(CmdArgs args) {
 void Connection::RunBatch() {
   while (batch_next_ < batch_.size()) {
     if (closed_) break;
+    if (blocked_) {
+      ArmBlock();  // the rest of the batch waits for the blocked command's answer
+      return;
+    }
     uint32_t index = static_cast<uint32_t>(batch_next_);
     CmdArgs args = ArgsOf(index);
     // A plan is made once per command: a barrier's plan waits here while the segment before it
@@ -297,7 +309,7 @@ void Connection::RunBatch() {
       plan_ = MakePlan(args);
       plan_ready_ = true;
     }
-    if (plan_.kind == PlanKind::kShard && !plan_.spec->has(kTxControl)) {
+    if (plan_.kind == PlanKind::kShard && !plan_.spec->has(kTxControl | kBlocking)) {
       segment_.push_back({index, plan_.shard, plan_.spec});
       plan_ready_ = false;
       ++batch_next_;
@@ -308,10 +320,15 @@ void Connection::RunBatch() {
       continue;
     }
     plan_ready_ = false;
+    blocked_index_ = batch_next_;
     ++batch_next_;
     if (!RunBarrier(args, plan_)) return;  // resumes when the barrier completes
   }
   if (!segment_.empty() && !FlushSegment()) return;
+  if (blocked_ && !closed_) {
+    ArmBlock();
+    return;
+  }
   FinishBatch();
 }
 
@@ -474,6 +491,7 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
   int64_t start_us = Engine::NowUs();
   CommandContext ctx(engine_, this, &rb, db_index_, now_ms, &spec);
   spec.handler(args, ctx);
+  for (uint32_t shard : ctx.ready_shards()) ServeReadyKeys(engine_, shard);
   int64_t elapsed_us = Engine::NowUs() - start_us;
   CommandStats& cs = stats.commands[spec.id];
   cs.calls.Add();
@@ -546,6 +564,76 @@ void Connection::DoWrite() {
                       self->DoWrite();
                       if (!self->busy_) self->DoRead();
                     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking
+
+void Connection::Block(std::shared_ptr<BlockedCommand> command, int64_t deadline_ms) {
+  blocked_ = std::move(command);
+  block_deadline_ms_ = deadline_ms;
+  block_armed_ = false;
+}
+
+void Connection::ArmBlock() {
+  if (block_armed_) return;
+  block_armed_ = true;
+  home_.stats().blocked_clients.Add();
+  if (block_deadline_ms_ != 0) {
+    if (!block_timer_) block_timer_ = std::make_unique<asio::steady_timer>(home_.io());
+    block_timer_->expires_after(
+        std::chrono::milliseconds(std::max<int64_t>(0, block_deadline_ms_ - Engine::NowMs())));
+    block_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->OnBlockTimeout();
+    });
+  }
+  // Notice a disconnect while blocked: no read runs (the batch holds the buffer), so wait for
+  // readability and peek. Data that is not EOF stays in the socket for after the answer.
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       if (ec || !self->blocked_ || self->closed_) return;
+                       char byte;
+                       ssize_t n =
+                           ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                       if (n == 0) self->CloseNow();
+                     });
+}
+
+void Connection::OnBlockTimeout() {
+  if (!blocked_ || closed_ || !blocked_->Claim()) return;  // answered meanwhile: Wake is coming
+  Unregister(blocked_);
+  protocol::ReplyBuilder rb(&out_, resp_version_);
+  // BLPOP/BRPOP answer a null array on timeout, BLMOVE/BRPOPLPUSH a null bulk.
+  if (blocked_->destination.empty()) {
+    rb.NullArray();
+  } else {
+    rb.Null();
+  }
+  Wake(std::string(), false);
+}
+
+void Connection::Unregister(const std::shared_ptr<BlockedCommand>& command) {
+  for (const std::string& key : command->keys) {
+    ShardThread& s = engine_.shard(engine_.ShardOf(key));
+    s.Submit([&s, command, key, db = command->db] { s.data().Unblock(db, key, command.get()); });
+  }
+}
+
+void Connection::Wake(std::string reply, bool retry) {
+  asio::post(home_.io(), [self = shared_from_this(), reply = std::move(reply), retry] {
+    if (self->closed_ || !self->blocked_) return;
+    if (self->block_timer_) self->block_timer_->cancel();
+    self->blocked_.reset();
+    if (self->block_armed_) self->home_.stats().blocked_clients.Add(static_cast<uint64_t>(-1));
+    self->block_armed_ = false;
+    if (retry) {
+      self->batch_next_ = self->blocked_index_;  // run the blocked command again
+      self->plan_ready_ = false;
+    } else {
+      self->out_.append(reply);
+    }
+    self->RunBatch();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

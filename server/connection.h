@@ -13,6 +13,7 @@
 // queueing, errors) is a *barrier*: it waits for the segment before it and runs alone.
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 
 #include "protocol/reply_builder.h"
 #include "protocol/resp_parser.h"
+#include "server/blocking.h"
 #include "server/command.h"
 #include "server/engine.h"
 #include "storage/shard.h"
@@ -124,6 +126,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void DeliverPMessage(std::string_view pattern, std::string_view channel,
                        std::string_view message);
 
+  // Blocking (server/blocking.h). Block() is called by a blocking command's handler that found
+  // nothing: no reply is written, and the connection answers nothing else until Wake() (from the
+  // serving shard) or the deadline (absolute ms; 0 = none).
+  void Block(std::shared_ptr<BlockedCommand> command, int64_t deadline_ms);
+  // Any thread: the blocked command is answered with `reply`, or (retry) must run again.
+  void Wake(std::string reply, bool retry);
+
   // Runs one command in the current thread and context (the thread must own, or hold locked,
   // the command's shards), with stats. Used by dispatch and by EXEC for queued commands.
   void Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyBuilder& rb, int64_t now_ms);
@@ -159,6 +168,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void FinishBatch();
   void DoWrite();
   void CloseNow();
+  // Home thread: start the timeout and the disconnect watch of a command that just blocked.
+  void ArmBlock();
+  void OnBlockTimeout();
+  void Unregister(const std::shared_ptr<BlockedCommand>& command);
   // Appends `push` (complete RESP) to the output and starts a write (home thread).
   void AppendPush(const std::string& push);
 
@@ -223,6 +236,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<storage::WatchFlag> watch_flag_;
   std::vector<std::pair<int, std::string>> watched_keys_;
   std::set<std::string, std::less<>> channels_, patterns_;
+
+  // Blocking state.
+  std::shared_ptr<BlockedCommand> blocked_;  // set while a command waits
+  int64_t block_deadline_ms_ = 0;
+  bool block_armed_ = false;
+  size_t blocked_index_ = 0;  // the blocked command's index in batch_, for a retry
+  std::unique_ptr<asio::steady_timer> block_timer_;
 };
 
 }  // namespace stockd::server

@@ -58,6 +58,7 @@ struct ThreadStats {
   storage::RelaxedCounter total_error_replies;
   storage::RelaxedCounter unexpected_error_replies;
   storage::RelaxedCounter connected_clients;  // live connections on this thread
+  storage::RelaxedCounter blocked_clients;    // of which waiting in a blocking command
 };
 
 class ShardThread {

@@ -6,15 +6,17 @@
 namespace stockd::server {
 namespace {
 
-bool Add(std::map<std::string, std::map<const Connection*, std::weak_ptr<Connection>>, std::less<>>& m,
-         const std::shared_ptr<Connection>& c, std::string_view name) {
+bool Add(
+    std::map<std::string, std::map<const Connection*, std::weak_ptr<Connection>>, std::less<>>& m,
+    const std::shared_ptr<Connection>& c, std::string_view name) {
   auto it = m.find(name);
   if (it == m.end()) it = m.emplace(std::string(name), decltype(it->second){}).first;
   return it->second.emplace(c.get(), c).second;
 }
 
-bool Remove(std::map<std::string, std::map<const Connection*, std::weak_ptr<Connection>>, std::less<>>& m,
-            const Connection* c, std::string_view name) {
+bool Remove(
+    std::map<std::string, std::map<const Connection*, std::weak_ptr<Connection>>, std::less<>>& m,
+    const Connection* c, std::string_view name) {
   auto it = m.find(name);
   if (it == m.end() || it->second.erase(c) == 0) return false;
   if (it->second.empty()) m.erase(it);

@@ -4,7 +4,7 @@
 
 namespace stockd::storage {
 
-Shard::Shard(int index, int databases) : index_(index), watched_(databases) {
+Shard::Shard(int index, int databases) : index_(index), watched_(databases), blocked_(databases) {
   dbs_.reserve(databases);
   for (int i = 0; i < databases; ++i) dbs_.push_back(std::make_unique<Db>(i, this));
 }
@@ -57,6 +57,52 @@ size_t Shard::Cron(int64_t now_ms) {
     db->Maintain(kCronRehashStepsPerPass);
   }
   return expired;
+}
+
+}  // namespace stockd::storage
+
+namespace stockd::storage {
+
+void Shard::Block(int db, std::string_view key, std::shared_ptr<BlockedClient> client) {
+  auto [it, inserted] = blocked_[db].try_emplace(std::string(key));
+  if (inserted) ++blocked_count_;
+  it->second.push_back(std::move(client));
+}
+
+void Shard::Unblock(int db, std::string_view key, const BlockedClient* client) {
+  auto it = blocked_[db].find(absl::string_view(key.data(), key.size()));
+  if (it == blocked_[db].end()) return;
+  auto& q = it->second;
+  q.erase(std::remove_if(q.begin(), q.end(), [client](const auto& c) { return c.get() == client; }),
+          q.end());
+  if (q.empty()) {
+    blocked_[db].erase(it);
+    --blocked_count_;
+  }
+}
+
+std::deque<std::shared_ptr<BlockedClient>>* Shard::BlockedOn(int db, std::string_view key) {
+  auto it = blocked_[db].find(absl::string_view(key.data(), key.size()));
+  return it == blocked_[db].end() ? nullptr : &it->second;
+}
+
+void Shard::PruneBlocked(int db, std::string_view key) {
+  auto it = blocked_[db].find(absl::string_view(key.data(), key.size()));
+  if (it == blocked_[db].end()) return;
+  auto& q = it->second;
+  while (!q.empty() && q.front()->claimed()) q.pop_front();
+  if (q.empty()) {
+    blocked_[db].erase(it);
+    --blocked_count_;
+  }
+}
+
+void Shard::MarkReady(int db, std::string_view key) {
+  if (blocked_[db].find(absl::string_view(key.data(), key.size())) == blocked_[db].end()) return;
+  for (const auto& [d, k] : ready_) {
+    if (d == db && k == key) return;
+  }
+  ready_.emplace_back(db, std::string(key));
 }
 
 }  // namespace stockd::storage

@@ -6,6 +6,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,24 @@ class RelaxedCounter {
   std::atomic<uint64_t> v_{0};
 };
 
+// A client blocked until one of its keys has data (BLPOP and friends). The server layer
+// subclasses it; the shard only queues it per key, in arrival order, and hands it the key when
+// the key is written.
+class BlockedClient {
+ public:
+  virtual ~BlockedClient() = default;
+  // Set exactly once, by whoever claims the client first: a serve, its timeout, or its
+  // disconnect. Nothing else may answer a claimed client.
+  bool Claim() {
+    bool expected = false;
+    return claimed_.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+  }
+  bool claimed() const { return claimed_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> claimed_{false};
+};
+
 class Shard final : public ExpiryListener {
  public:
   // Keys one active-expiry pass may delete per database (bounds the pass's latency).
@@ -52,11 +71,23 @@ class Shard final : public ExpiryListener {
   void Unwatch(int db, std::string_view key, const WatchFlag* flag);
   void KeyModified(int db, std::string_view key) {
     if (watch_count_ != 0) MarkWatchersDirty(db, key);
+    if (blocked_count_ != 0) MarkReady(db, key);
   }
   // Every watched key of `db` (or of every db when db < 0) counts as modified (FLUSHDB/FLUSHALL).
   void AllKeysModified(int db);
 
   void OnKeyExpired(int db_index, std::string_view key) override;
+
+  // Blocking. Block() queues `client` on `key`; a later KeyModified() on that key marks it ready;
+  // TakeReadyKeys() hands the ready keys to the server, which serves their queues in order.
+  void Block(int db, std::string_view key, std::shared_ptr<BlockedClient> client);
+  void Unblock(int db, std::string_view key, const BlockedClient* client);
+  bool has_ready_keys() const { return !ready_.empty(); }
+  std::vector<std::pair<int, std::string>> TakeReadyKeys() { return std::move(ready_); }
+  // The queue of clients blocked on `key` (claimed ones included; skip them). Null if none.
+  std::deque<std::shared_ptr<BlockedClient>>* BlockedOn(int db, std::string_view key);
+  // Drops the queue for `key` once it holds only claimed clients.
+  void PruneBlocked(int db, std::string_view key);
 
   // One cron pass: active expiry and table maintenance. Returns keys expired.
   size_t Cron(int64_t now_ms);
@@ -67,12 +98,17 @@ class Shard final : public ExpiryListener {
 
  private:
   void MarkWatchersDirty(int db, std::string_view key);
+  void MarkReady(int db, std::string_view key);
 
   int index_;
   std::vector<std::unique_ptr<Db>> dbs_;
   using Watchers = std::vector<std::shared_ptr<WatchFlag>>;
   std::vector<absl::flat_hash_map<std::string, Watchers>> watched_;  // per db
   size_t watch_count_ = 0;
+  using BlockedQueue = std::deque<std::shared_ptr<BlockedClient>>;
+  std::vector<absl::flat_hash_map<std::string, BlockedQueue>> blocked_;  // per db
+  size_t blocked_count_ = 0;                                             // keys with a queue
+  std::vector<std::pair<int, std::string>> ready_;  // keys written since the last serve
 };
 
 }  // namespace stockd::storage

@@ -95,6 +95,10 @@ void CmdLInsert(CmdArgs, CommandContext&);
 void CmdLPos(CmdArgs, CommandContext&);
 void CmdLMove(CmdArgs, CommandContext&);
 void CmdRPopLPush(CmdArgs, CommandContext&);
+void CmdBLPop(CmdArgs, CommandContext&);
+void CmdBRPop(CmdArgs, CommandContext&);
+void CmdBLMove(CmdArgs, CommandContext&);
+void CmdBRPopLPush(CmdArgs, CommandContext&);
 
 // hash_family.cc
 void CmdHSet(CmdArgs, CommandContext&);

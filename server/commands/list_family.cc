@@ -1,10 +1,12 @@
 // Lists, as Redis 7.0 defines them (t_list.c): LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE
-// LINDEX LSET LREM LTRIM LINSERT LPOS LMOVE RPOPLPUSH. The blocking pops (BLPOP BRPOP BLMOVE)
-// need the blocking-client machinery and are not served yet.
+// LINDEX LSET LREM LTRIM LINSERT LPOS LMOVE RPOPLPUSH, and the blocking BLPOP BRPOP BLMOVE
+// BRPOPLPUSH (how blocking works: server/blocking.h).
 #include <algorithm>
 
+#include "server/blocking.h"
 #include "server/command_context.h"
 #include "server/commands/families.h"
+#include "server/connection.h"
 #include "storage/list.h"
 
 namespace stockd::server {
@@ -350,5 +352,135 @@ void CmdLMove(CmdArgs args, CommandContext& ctx) {
 }
 
 void CmdRPopLPush(CmdArgs args, CommandContext& ctx) { Move(ctx, args[1], args[2], false, true); }
+
+}  // namespace stockd::server
+
+// --- Blocking pops: BLPOP BRPOP BLMOVE BRPOPLPUSH (server/blocking.h) ---------------------------
+
+namespace stockd::server {
+namespace {
+
+// Serves a BLPOP/BRPOP client from `key`: [key, element].
+bool ServeBlockedPop(CommandContext& ctx, BlockedCommand& b, std::string_view key) {
+  Db::Entry* e = ctx.LookupWrite(key);
+  if (e == nullptr || e->val.value.type() != ValueType::kList) return false;
+  if (!b.Claim()) return true;  // answered by its timeout or gone: let the queue drop it
+  ListValue* list = &e->val.value.As<ListValue>();
+  auto& items = list->items();
+  std::string value = b.from_left ? std::move(items.front()) : std::move(items.back());
+  if (b.from_left) {
+    items.pop_front();
+  } else {
+    items.pop_back();
+  }
+  ctx.KeyModified(key);
+  DeleteIfEmpty(ctx, key, list);
+  ctx.reply().ArrayHeader(2);
+  ctx.reply().Bulk(key);
+  ctx.reply().Bulk(value);
+  b.Answer(std::move(*ctx.reply().out()));
+  return true;
+}
+
+// Serves a BLMOVE/BRPOPLPUSH client from its source `key`.
+bool ServeBlockedMove(CommandContext& ctx, BlockedCommand& b, std::string_view key) {
+  Db::Entry* e = ctx.LookupWrite(key);
+  if (e == nullptr || e->val.value.type() != ValueType::kList) return false;
+  if (ctx.engine().ShardOf(b.destination) != ctx.engine().ShardOf(key)) {
+    // The destination is another shard's: the move must run with both locked. Claim the client
+    // and have it run the command again (it blocks again if the source is emptied meanwhile).
+    if (b.Claim()) b.Retry();
+    return true;
+  }
+  Db::Entry* dst = ctx.DbFor(b.destination).Find(b.destination, ctx.now_ms());
+  if (dst && dst->val.value.type() != ValueType::kList) {
+    if (b.Claim()) {
+      ctx.reply().Error(reply::kWrongType);
+      b.Answer(std::move(*ctx.reply().out()));
+    }
+    return true;
+  }
+  if (!b.Claim()) return true;
+  Move(ctx, key, b.destination, b.from_left, b.to_left);
+  b.Answer(std::move(*ctx.reply().out()));
+  return true;
+}
+
+// Blocks the client on `keys` (the handler found them all empty), unless it is inside MULTI,
+// where a blocking command answers at once as if it had timed out (as Redis).
+void BlockOn(CommandContext& ctx, CmdArgs keys, int64_t deadline_ms, BlockedCommand::ServeFn serve,
+             bool from_left, bool to_left, std::string_view destination) {
+  Connection* c = ctx.conn();
+  if (c->in_multi()) {
+    if (destination.empty()) return ctx.reply().NullArray();
+    return ctx.reply().Null();
+  }
+  auto b = std::make_shared<BlockedCommand>();
+  b->conn = c->shared_from_this();
+  b->spec = &ctx.spec();
+  b->serve = serve;
+  b->db = ctx.db_index();
+  b->resp_version = c->resp_version();
+  b->from_left = from_left;
+  b->to_left = to_left;
+  b->destination = std::string(destination);
+  for (std::string_view k : keys) {
+    b->keys.emplace_back(k);
+    ctx.ShardFor(k).Block(ctx.db_index(), k, b);
+  }
+  c->Block(std::move(b), deadline_ms);
+}
+
+void BlockingPop(CmdArgs args, CommandContext& ctx, bool left) {
+  int64_t deadline_ms;
+  if (!ParseBlockTimeoutOrReply(ctx, args.back(), &deadline_ms)) return;
+  CmdArgs keys = args.subspan(1, args.size() - 2);
+  // The first non-empty key, in argument order, answers at once (as Redis).
+  for (std::string_view key : keys) {
+    Db::Entry* e = ctx.LookupWrite(key);
+    if (e == nullptr) continue;
+    if (e->val.value.type() != ValueType::kList) return ctx.reply().Error(reply::kWrongType);
+    ListValue* list = &e->val.value.As<ListValue>();
+    auto& items = list->items();
+    ctx.reply().ArrayHeader(2);
+    ctx.reply().Bulk(key);
+    ctx.reply().Bulk(left ? items.front() : items.back());
+    if (left) {
+      items.pop_front();
+    } else {
+      items.pop_back();
+    }
+    ctx.KeyModified(key);
+    DeleteIfEmpty(ctx, key, list);
+    return;
+  }
+  BlockOn(ctx, keys, deadline_ms, ServeBlockedPop, left, left, "");
+}
+
+void BlockingMove(CommandContext& ctx, std::string_view src, std::string_view dst, bool from_left,
+                  bool to_left, std::string_view timeout) {
+  int64_t deadline_ms;
+  if (!ParseBlockTimeoutOrReply(ctx, timeout, &deadline_ms)) return;
+  Db::Entry* e = ctx.LookupWrite(src);
+  if (e != nullptr) return Move(ctx, src, dst, from_left, to_left);  // checks types itself
+  BlockOn(ctx, CmdArgs(&src, 1), deadline_ms, ServeBlockedMove, from_left, to_left, dst);
+}
+
+}  // namespace
+
+void CmdBLPop(CmdArgs args, CommandContext& ctx) { BlockingPop(args, ctx, true); }
+void CmdBRPop(CmdArgs args, CommandContext& ctx) { BlockingPop(args, ctx, false); }
+
+void CmdBLMove(CmdArgs args, CommandContext& ctx) {
+  bool from_left, to_left;
+  if (!ParseSide(args[3], &from_left) || !ParseSide(args[4], &to_left)) {
+    return ctx.reply().Error(reply::kSyntaxError);
+  }
+  BlockingMove(ctx, args[1], args[2], from_left, to_left, args[5]);
+}
+
+void CmdBRPopLPush(CmdArgs args, CommandContext& ctx) {
+  BlockingMove(ctx, args[1], args[2], false, true, args[3]);
+}
 
 }  // namespace stockd::server

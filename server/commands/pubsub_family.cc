@@ -86,7 +86,8 @@ void CmdPublish(CmdArgs args, CommandContext& ctx) {
 }
 
 void CmdPubSubChannels(CmdArgs args, CommandContext& ctx) {
-  if (args.size() > 3) return ctx.reply().Error("ERR wrong number of arguments for 'pubsub|channels' command");
+  if (args.size() > 3)
+    return ctx.reply().Error("ERR wrong number of arguments for 'pubsub|channels' command");
   auto channels = Registry(ctx).Channels(args.size() == 3 ? args[2] : std::string_view());
   ctx.reply().ArrayHeader(static_cast<int64_t>(channels.size()));
   for (const auto& ch : channels) ctx.reply().Bulk(ch);

@@ -80,14 +80,16 @@ Lines ServerSection(Server& s) {
 }
 
 Lines ClientsSection(Server& s) {
-  return {{"connected_clients", std::to_string(s.clients().count())},
-          {"cluster_connections", "0"},
-          {"maxclients", std::to_string(s.config().maxclients.load())},
-          {"client_recent_max_input_buffer", "0"},
-          {"client_recent_max_output_buffer", "0"},
-          {"blocked_clients", "0"},
-          {"tracking_clients", "0"},
-          {"clients_in_timeout_table", "0"}};
+  return {
+      {"connected_clients", std::to_string(s.clients().count())},
+      {"cluster_connections", "0"},
+      {"maxclients", std::to_string(s.config().maxclients.load())},
+      {"client_recent_max_input_buffer", "0"},
+      {"client_recent_max_output_buffer", "0"},
+      {"blocked_clients", std::to_string(SumThreads(
+                              s.engine(), [](ThreadStats& t) { return t.blocked_clients.Get(); }))},
+      {"tracking_clients", "0"},
+      {"clients_in_timeout_table", "0"}};
 }
 
 Lines MemorySection(uint64_t maxmemory) {
@@ -449,6 +451,7 @@ std::vector<std::string_view> FlagNames(const CommandSpec& c) {
   if (c.has(kFast)) f.push_back("fast");
   if (c.has(kNoAuth)) f.push_back("no_auth");
   if (c.has(kNoMulti)) f.push_back("no_multi");
+  if (c.has(kBlocking)) f.push_back("blocking");
   return f;
 }
 

@@ -5,7 +5,9 @@ namespace {
 
 class ListFamilyTest : public ServerTest {
  protected:
-  std::vector<std::string> Range(const std::string& key) { return Strs(Run({"lrange", key, "0", "-1"})); }
+  std::vector<std::string> Range(const std::string& key) {
+    return Strs(Run({"lrange", key, "0", "-1"}));
+  }
   using V = std::vector<std::string>;
 };
 
@@ -44,7 +46,8 @@ TEST_F(ListFamilyTest, RangesAndIndexes) {
   EXPECT_EQ(Run({"lindex", "r", "10"}).type, RespValue::Type::kNull);
   EXPECT_EQ(Run({"llen", "r"}).integer, 10);
   EXPECT_EQ(Run({"llen", "missing"}).integer, 0);
-  EXPECT_TRUE(IsError(Run({"lrange", "r", "x", "1"}), "ERR value is not an integer or out of range"));
+  EXPECT_TRUE(
+      IsError(Run({"lrange", "r", "x", "1"}), "ERR value is not an integer or out of range"));
 }
 
 TEST_F(ListFamilyTest, SetRemTrimInsert) {
@@ -115,7 +118,7 @@ TEST_F(ListFamilyTest, WrongTypeBothWays) {
   EXPECT_TRUE(IsError(Run({"incr", "l"}), wrongtype));
   EXPECT_TRUE(IsError(Run({"append", "l", "x"}), wrongtype));
   EXPECT_TRUE(IsError(Run({"lmove", "l", "s", "left", "left"}), wrongtype));
-  EXPECT_EQ(Range("l"), (V{"a"}));  // nothing moved
+  EXPECT_EQ(Range("l"), (V{"a"}));                         // nothing moved
   EXPECT_EQ(Run({"set", "l", "now-a-string"}).str, "OK");  // SET overwrites any type
   EXPECT_EQ(Run({"type", "l"}).str, "string");
 }

@@ -1,0 +1,70 @@
+#include "server/blocking.h"
+
+#include <cmath>
+#include <limits>
+
+#include "protocol/reply_builder.h"
+#include "server/command_context.h"
+#include "server/connection.h"
+#include "server/engine.h"
+
+namespace stockd::server {
+
+void BlockedCommand::Answer(std::string reply) {
+  if (auto c = conn.lock()) c->Wake(std::move(reply), false);
+}
+
+void BlockedCommand::Retry() {
+  if (auto c = conn.lock()) c->Wake(std::string(), true);
+}
+
+void ServeReadyKeys(Engine& engine, uint32_t shard_index) {
+  storage::Shard& shard = engine.shard(shard_index).data();
+  // A serve writes keys too (BLMOVE pushes to its destination), which may make more keys ready:
+  // loop until none is left. Each round serves at least one client or drops a ready key, and
+  // there are finitely many clients and elements, so this ends.
+  while (shard.has_ready_keys()) {
+    for (auto& [db, key] : shard.TakeReadyKeys()) {
+      while (auto* queue = shard.BlockedOn(db, key)) {
+        if (queue->empty()) break;
+        auto client = std::static_pointer_cast<BlockedCommand>(queue->front());
+        if (client->claimed()) {
+          queue->pop_front();  // timed out or gone: its own cleanup may not have run yet
+          continue;
+        }
+        std::string reply;
+        protocol::ReplyBuilder rb(&reply, client->resp_version);
+        CommandContext ctx(engine, nullptr, &rb, db, Engine::NowMs(), client->spec);
+        if (!client->serve(ctx, *client, key)) break;  // nothing left: the rest keep waiting
+        // Served: it is claimed, so the next pass over the queue drops it.
+      }
+      shard.PruneBlocked(db, key);
+    }
+  }
+}
+
+bool ParseBlockTimeoutOrReply(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms) {
+  long double seconds;
+  if (!ParseLongDouble(arg, &seconds) || std::isnan(seconds)) {
+    ctx.reply().Error("ERR timeout is not a float or out of range");
+    return false;
+  }
+  long double ms = seconds * 1000.0L;
+  if (ms > static_cast<long double>(std::numeric_limits<int64_t>::max())) {
+    ctx.reply().Error("ERR timeout is out of range");
+    return false;
+  }
+  int64_t timeout = static_cast<int64_t>(std::ceil(ms));
+  if (timeout < 0) {
+    ctx.reply().Error("ERR timeout is negative");
+    return false;
+  }
+  if (timeout > 0 && timeout > std::numeric_limits<int64_t>::max() - ctx.now_ms()) {
+    ctx.reply().Error("ERR timeout is out of range");
+    return false;
+  }
+  *deadline_ms = timeout == 0 ? 0 : ctx.now_ms() + timeout;
+  return true;
+}
+
+}  // namespace stockd::server
