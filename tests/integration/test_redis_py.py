@@ -1635,6 +1635,74 @@ class ProtocolTest(ServerTestCase):
 
 
 # ---------------------------------------------------------------------------------------------
+# Blocking pops: consumers on their own connections wait for a producer
+# ---------------------------------------------------------------------------------------------
+
+class BlockingPopTest(ServerTestCase):
+    def blocked_clients(self):
+        return self.r.info("clients")["blocked_clients"]
+
+    def wait_blocked(self, n):
+        deadline = time.time() + 5
+        while self.blocked_clients() != n and time.time() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(self.blocked_clients(), n)
+
+    def test_consumers_are_served_in_the_order_they_blocked(self):
+        results = {}
+
+        def consume(i):
+            c = client()
+            try:
+                results[i] = c.blpop(["orders:queue"], timeout=5)
+            finally:
+                c.close()
+
+        threads = []
+        for i in range(3):
+            t = threading.Thread(target=consume, args=(i,))
+            t.start()
+            threads.append(t)
+            self.wait_blocked(i + 1)  # fixes the arrival order
+        self.r.rpush("orders:queue", "o1", "o2", "o3")
+        for t in threads:
+            t.join(10)
+        self.assertEqual(results, {0: ("orders:queue", "o1"), 1: ("orders:queue", "o2"),
+                                   2: ("orders:queue", "o3")})
+        self.assertEqual(self.r.exists("orders:queue"), 0)
+
+    def test_timeout_and_blmove(self):
+        started = time.time()
+        self.assertIsNone(self.r.blpop(["nothing"], timeout=0.2))
+        self.assertGreaterEqual(time.time() - started, 0.15)
+        moved = {}
+
+        def mover():
+            c = client()
+            try:
+                moved["v"] = c.blmove("jobs:new", "jobs:taken", 5, "LEFT", "RIGHT")
+            finally:
+                c.close()
+
+        t = threading.Thread(target=mover)
+        t.start()
+        self.wait_blocked(1)
+        self.r.rpush("jobs:new", "job-7")
+        t.join(10)
+        self.assertEqual(moved["v"], "job-7")
+        self.assertEqual(self.r.lrange("jobs:taken", 0, -1), ["job-7"])
+
+    def test_a_consumer_that_disconnects_loses_nothing(self):
+        conn = self.raw()
+        conn.send_command("BLPOP", "payments", "0")
+        self.wait_blocked(1)
+        conn.close()
+        self.wait_blocked(0)
+        self.r.rpush("payments", "p1")
+        self.assertEqual(self.r.lrange("payments", 0, -1), ["p1"])
+
+
+# ---------------------------------------------------------------------------------------------
 # Pub/sub: a publisher and several subscribers on different connections, with redis-py's PubSub
 # ---------------------------------------------------------------------------------------------
 
