@@ -669,6 +669,53 @@ TEST_F(ZSetTest, Resp3ReplyTypes) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The command table and the rest of the system
+
+TEST_F(ZSetTest, CommandTableRows) {
+  RespValue v = Run({"command", "info", "zunionstore", "zadd", "bzpopmin"});
+  ASSERT_EQ(v.elements.size(), 3u);
+  const auto& zunion = v.elements[0].elements;
+  ASSERT_GE(zunion.size(), 6u);
+  EXPECT_EQ(zunion[0].str, "zunionstore");
+  EXPECT_EQ(zunion[1].integer, -4);
+  // Every argument from the destination on, so the dispatcher locks every source's shard.
+  EXPECT_EQ(zunion[3].integer, 1);
+  EXPECT_EQ(zunion[4].integer, -1);
+  EXPECT_EQ(zunion[5].integer, 1);
+  EXPECT_EQ(v.elements[1].elements[1].integer, -4);
+  EXPECT_TRUE(IsNull(v.elements[2]));  // blocking pops are not served yet
+  EXPECT_TRUE(IsErrorPrefix(Run({"bzpopmin", "z", "0"}), "ERR unknown command"));
+}
+
+TEST_F(ZSetTest, WritesWakeWatchers) {
+  Run({"zadd", "z", "1", "a"});
+  EXPECT_EQ(Run({"watch", "z"}).str, "OK");
+  client2().Run({"zincrby", "z", "1", "a"});
+  Run({"multi"});
+  Run({"zadd", "z", "5", "a"});
+  EXPECT_EQ(Run({"exec"}).type, Type::kNull);
+  EXPECT_TRUE(IsBulk(Run({"zscore", "z", "a"}), "2"));
+  // A write that changes nothing is not a modification.
+  EXPECT_EQ(Run({"watch", "z"}).str, "OK");
+  client2().Run({"zadd", "z", "NX", "9", "a"});
+  client2().Run({"zrem", "z", "nope"});
+  Run({"multi"});
+  Run({"zadd", "z", "5", "a"});
+  EXPECT_EQ(Run({"exec"}).elements.size(), 1u);
+  EXPECT_TRUE(IsBulk(Run({"zscore", "z", "a"}), "5"));
+}
+
+TEST_F(ZSetTest, ExpiredKeyIsGone) {
+  Run({"zadd", "z", "1", "a"});
+  Run({"pexpire", "z", "20"});
+  SleepMs(60);
+  EXPECT_TRUE(IsInt(Run({"zcard", "z"}), 0));
+  EXPECT_TRUE(IsInt(Run({"zadd", "z", "2", "b"}), 1));
+  EXPECT_TRUE(IsArray(Run({"zrange", "z", "0", "-1"}), {"b"}));
+  EXPECT_TRUE(IsInt(Run({"ttl", "z"}), -1));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Ranks on a large set, against a model
 
 TEST_F(ZSetTest, LargeSetMatchesModel) {
