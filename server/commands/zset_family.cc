@@ -31,6 +31,7 @@
 #include "server/command_context.h"
 #include "server/commands/families.h"
 #include "storage/glob.h"
+#include "storage/set.h"
 #include "storage/zset.h"
 
 namespace stockd::server {
@@ -541,10 +542,28 @@ double AggregateScores(Aggregate agg, double a, double b) {
   return a;
 }
 
+// One source of ZUNIONSTORE/ZINTERSTORE: a sorted set, a plain set (every member scores 1, as
+// Redis), or neither (a missing key: an empty set).
 struct StoreSource {
-  ZSetValue* zset = nullptr;  // nullptr: a missing key (an empty set)
+  ZSetValue* zset = nullptr;
+  storage::SetValue* set = nullptr;
   double weight = 1.0;
-  size_t size() const { return zset == nullptr ? 0 : zset->size(); }
+
+  size_t size() const {
+    if (zset != nullptr) return zset->size();
+    return set == nullptr ? 0 : set->size();
+  }
+  // Calls fn(member, score) for every element; the member view is valid only during the call.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    if (zset != nullptr) return zset->Visit(0, zset->size(), false, fn);
+    if (set != nullptr) set->ForEach([&](std::string_view m) { fn(m, 1.0); });
+  }
+  std::optional<double> Score(std::string_view member) const {
+    if (zset != nullptr) return zset->Score(member);
+    if (set != nullptr && set->Contains(member)) return 1.0;
+    return std::nullopt;
+  }
 };
 
 // Parses WEIGHTS and AGGREGATE after the source keys; replies and returns false on error.
@@ -596,11 +615,10 @@ std::unique_ptr<ZSetValue> Combine(SetOp op, Aggregate agg, std::vector<StoreSou
   if (op == SetOp::kInter) {
     if (sources[0].size() == 0) return result;
     const StoreSource& first = sources[0];
-    first.zset->Visit(0, first.size(), false, [&](std::string_view m, double s) {
+    first.ForEach([&](std::string_view m, double s) {
       double score = Weighted(first, s);
       for (size_t i = 1; i < sources.size(); ++i) {
-        if (sources[i].zset == nullptr) return;
-        std::optional<double> other = sources[i].zset->Score(m);
+        std::optional<double> other = sources[i].Score(m);
         if (!other) return;
         score = AggregateScores(agg, score, Weighted(sources[i], *other));
       }
@@ -611,8 +629,7 @@ std::unique_ptr<ZSetValue> Combine(SetOp op, Aggregate agg, std::vector<StoreSou
   // Union: accumulate in a map first so each member is inserted into the order once.
   absl::flat_hash_map<std::string, double> acc;
   for (const StoreSource& src : sources) {
-    if (src.zset == nullptr) continue;
-    src.zset->Visit(0, src.size(), false, [&](std::string_view m, double s) {
+    src.ForEach([&](std::string_view m, double s) {
       double w = Weighted(src, s);
       auto [it, inserted] = acc.try_emplace(std::string(m), w);
       if (!inserted) it->second = AggregateScores(agg, it->second, w);
@@ -633,11 +650,15 @@ void StoreGeneric(CmdArgs args, CommandContext& ctx, SetOp op) {
   if (static_cast<uint64_t>(setnum) > args.size() - 3) return rb.Error(reply::kSyntaxError);
   std::vector<StoreSource> sources(static_cast<size_t>(setnum));
   for (size_t i = 0; i < sources.size(); ++i) {
-    Db::Entry* e;
-    // TODO(sets): Redis also accepts plain sets as sources (every score 1). Until the set type
-    // lands, a set source answers WRONGTYPE.
-    if (!LookupZSetOrReply(ctx, args[3 + i], /*write=*/true, &e)) return;
-    if (e != nullptr) sources[i].zset = &ZSetOf(e);
+    Db::Entry* e = ctx.LookupWrite(args[3 + i]);
+    if (e == nullptr) continue;
+    if (IsZSet(e)) {
+      sources[i].zset = &ZSetOf(e);
+    } else if (e->val.value.type() == ValueType::kSet) {
+      sources[i].set = &e->val.value.As<storage::SetValue>();
+    } else {
+      return rb.Error(reply::kWrongType);
+    }
   }
   Aggregate agg = Aggregate::kSum;
   if (!ParseStoreOptionsOrReply(args, 3 + sources.size(), ctx, &sources, &agg)) return;

@@ -619,6 +619,24 @@ TEST_F(ZSetTest, UnionAndInterOptions) {
   EXPECT_TRUE(IsError(Run({"zunionstore", "u", "2", "a", "b", "WITHSCORES"}), "ERR syntax error"));
 }
 
+TEST_F(ZSetTest, PlainSetSourcesScoreOne) {
+  Run({"sadd", "s", "a", "b"});          // a listpack set
+  Run({"sadd", "ints", "1", "2", "3"});  // an intset
+  Run({"zadd", "z", "2", "a", "5", "2"});
+  EXPECT_TRUE(IsInt(Run({"zunionstore", "d", "2", "s", "z"}), 3));
+  EXPECT_TRUE(
+      IsArray(Run({"zrange", "d", "0", "-1", "withscores"}), {"b", "1", "a", "3", "2", "5"}));
+  EXPECT_TRUE(IsInt(Run({"zinterstore", "d", "2", "s", "z", "WEIGHTS", "1", "10"}), 1));
+  EXPECT_TRUE(IsArray(Run({"zrange", "d", "0", "-1", "withscores"}), {"a", "21"}));
+  EXPECT_TRUE(IsInt(Run({"zinterstore", "d", "2", "z", "ints", "AGGREGATE", "MAX"}), 1));
+  EXPECT_TRUE(IsArray(Run({"zrange", "d", "0", "-1", "withscores"}), {"2", "5"}));
+  EXPECT_TRUE(IsInt(Run({"zunionstore", "d", "1", "ints"}), 3));
+  EXPECT_TRUE(IsArray(Run({"zrange", "d", "0", "-1"}), {"1", "2", "3"}));
+  // Any other type is WRONGTYPE.
+  Run({"rpush", "list", "x"});
+  EXPECT_TRUE(IsError(Run({"zunionstore", "d", "2", "z", "list"}), kWrongType));
+}
+
 // ---------------------------------------------------------------------------------------------
 // RESP3
 
