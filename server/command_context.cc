@@ -1,10 +1,15 @@
 // CommandContext's out-of-line parts and the argument parsers every command family shares.
 #include "server/command_context.h"
 
+#include <fmt/format.h>
+
+#include <cassert>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include "storage/value.h"
@@ -61,6 +66,71 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   for (size_t i = 0; i < a.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(a[i])) !=
         std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ParseCountOrReply(CommandContext& ctx, std::string_view arg, int64_t* out) {
+  if (!ParseInt64OrReply(ctx, arg, out)) return false;
+  if (*out == std::numeric_limits<int64_t>::min()) {
+    ctx.reply().Error(fmt::format("ERR value is out of range, value must between {} and {}",
+                                  -std::numeric_limits<int64_t>::max(),
+                                  std::numeric_limits<int64_t>::max()));
+    return false;
+  }
+  return true;
+}
+
+std::string FormatLongDouble(long double v) {
+  int n = std::snprintf(nullptr, 0, "%.17Lf", v);
+  assert(n > 0);
+  std::string s(static_cast<size_t>(n), '\0');
+  std::snprintf(s.data(), s.size() + 1, "%.17Lf", v);
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  if (s == "-0") s = "0";
+  return s;
+}
+
+bool ParseScanCursor(std::string_view arg, uint64_t* out) {
+  std::string s(arg);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool ParseScanCursorOrReply(CommandContext& ctx, std::string_view arg, uint64_t* out) {
+  if (ParseScanCursor(arg, out)) return true;
+  ctx.reply().Error("ERR invalid cursor");
+  return false;
+}
+
+bool ParseScanOptionsOrReply(CmdArgs args, size_t first, bool allow_type, CommandContext& ctx,
+                             ScanOptions* out) {
+  for (size_t i = first; i < args.size(); i += 2) {
+    bool has_value = i + 1 < args.size();
+    if (EqualsIgnoreCase(args[i], "COUNT") && has_value) {
+      if (!ParseInt64OrReply(ctx, args[i + 1], &out->count)) return false;
+      if (out->count < 1) {
+        ctx.reply().Error(reply::kSyntaxError);
+        return false;
+      }
+    } else if (EqualsIgnoreCase(args[i], "MATCH") && has_value) {
+      out->pattern = args[i + 1] == "*" ? std::string_view() : args[i + 1];
+    } else if (allow_type && EqualsIgnoreCase(args[i], "TYPE") && has_value) {
+      out->has_type = true;
+      out->type = args[i + 1];
+    } else {
+      ctx.reply().Error(reply::kSyntaxError);
       return false;
     }
   }

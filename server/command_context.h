@@ -9,6 +9,7 @@
 // state; nothing else about the client is safe to touch.
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -87,6 +88,29 @@ inline constexpr std::string_view kOverflow = "ERR increment or decrement would 
 }  // namespace reply
 
 bool ParseInt64Arg(std::string_view s, int64_t* out);
+// A count as Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) reads it.
+bool ParseCountOrReply(CommandContext& ctx, std::string_view arg, int64_t* out);
+// Formats as Redis's ld2string in LD_STR_HUMAN mode (INCRBYFLOAT, HINCRBYFLOAT): "%.17Lf", then
+// trailing zeros after the point and a bare trailing point removed, "-0" as "0". `v` must be
+// finite.
+std::string FormatLongDouble(long double v);
+
+// SCAN-family arguments (SCAN, HSCAN, SSCAN, ZSCAN).
+inline constexpr int64_t kScanCountDefault = 10;  // COUNT's default, as Redis
+// Parses a cursor as Redis's parseScanCursorOrReply (strtoul): decimal, no leading space, no
+// trailing bytes, in range. The OrReply form answers "ERR invalid cursor".
+bool ParseScanCursor(std::string_view arg, uint64_t* out);
+bool ParseScanCursorOrReply(CommandContext& ctx, std::string_view arg, uint64_t* out);
+struct ScanOptions {
+  int64_t count = kScanCountDefault;
+  std::string_view pattern;  // empty: no MATCH (or MATCH *)
+  bool has_type = false;     // SCAN only
+  std::string_view type;
+};
+// Parses [MATCH pattern] [COUNT count] (and [TYPE type] when `allow_type`) from args[first...];
+// replies with Redis's error and returns false on a bad option.
+bool ParseScanOptionsOrReply(CmdArgs args, size_t first, bool allow_type, CommandContext& ctx,
+                             ScanOptions* out);
 bool ParseInt64OrReply(CommandContext& ctx, std::string_view s, int64_t* out);
 bool ParseLongDouble(std::string_view s, long double* out);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

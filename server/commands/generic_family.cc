@@ -38,8 +38,6 @@ constexpr int64_t kMsPerSecond = 1000;
 constexpr int kScanShardBits = 8;
 constexpr uint64_t kScanShardMask = (uint64_t{1} << kScanShardBits) - 1;
 static_assert(kShardsMax <= (1 << kScanShardBits), "SCAN cursor cannot name every shard");
-// COUNT's default, as Redis.
-constexpr int64_t kScanCountDefault = 10;
 // Dict scan steps one SCAN call may take per COUNT, as Redis (a sparse table returns fewer keys
 // instead of blocking the shard).
 constexpr int64_t kScanStepsPerCount = 10;
@@ -58,20 +56,6 @@ const char* TypeNameOf(const Db::Entry* e) { return storage::TypeName(e->val.val
 
 // ---------------------------------------------------------------------------------------------
 // SCAN cursor
-
-// Parses a cursor as Redis's parseScanCursorOrReply (strtoul): decimal, no leading space, no
-// trailing bytes, in range.
-bool ParseScanCursor(std::string_view arg, uint64_t* out) {
-  std::string s(arg);
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
-    return false;
-  }
-  *out = v;
-  return true;
-}
 
 struct ScanCursor {
   uint32_t shard;
@@ -93,36 +77,6 @@ uint64_t EncodeScanCursor(uint32_t shard, uint64_t dict_cursor) {
   // A Dict cursor never exceeds its table's bucket mask, far below 2^(64 - kScanShardBits).
   assert((dict_cursor >> (64 - kScanShardBits)) == 0);
   return (dict_cursor << kScanShardBits) | shard;
-}
-
-struct ScanOptions {
-  int64_t count = kScanCountDefault;
-  std::string_view pattern;  // empty: no MATCH (or MATCH *)
-  bool has_type = false;
-  std::string_view type;
-};
-
-// Parses SCAN's options after the cursor; replies with the error and returns false on a bad one.
-bool ParseScanOptionsOrReply(CmdArgs args, CommandContext& ctx, ScanOptions* out) {
-  for (size_t i = 2; i < args.size(); i += 2) {
-    bool has_value = i + 1 < args.size();
-    if (EqualsIgnoreCase(args[i], "COUNT") && has_value) {
-      if (!ParseInt64OrReply(ctx, args[i + 1], &out->count)) return false;
-      if (out->count < 1) {
-        ctx.reply().Error(reply::kSyntaxError);
-        return false;
-      }
-    } else if (EqualsIgnoreCase(args[i], "MATCH") && has_value) {
-      out->pattern = args[i + 1] == "*" ? std::string_view() : args[i + 1];
-    } else if (EqualsIgnoreCase(args[i], "TYPE") && has_value) {
-      out->has_type = true;
-      out->type = args[i + 1];
-    } else {
-      ctx.reply().Error(reply::kSyntaxError);
-      return false;
-    }
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,7 +234,7 @@ void CmdScan(CmdArgs args, CommandContext& ctx) {
     return ctx.reply().Error("ERR invalid cursor");
   }
   ScanOptions opt;
-  if (!ParseScanOptionsOrReply(args, ctx, &opt)) return;
+  if (!ParseScanOptionsOrReply(args, 2, true, ctx, &opt)) return;
   std::vector<std::string_view> keys;
   int64_t visited = 0;  // keys seen before filtering, which COUNT bounds as in Redis
   auto emit = [&](Db::Entry* e) {

@@ -35,8 +35,6 @@ using storage::ValueType;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
-// SCAN's COUNT default and the table steps one call may take per COUNT, as Redis.
-constexpr int64_t kScanCountDefault = 10;
 constexpr int64_t kScanStepsPerCount = 10;
 // HRANDFIELD with a positive count below size: when count * this exceeds the size, copy every
 // field and shuffle; otherwise draw random fields until enough are distinct (Redis's
@@ -81,72 +79,6 @@ void DeleteIfEmpty(CommandContext& ctx, std::string_view key, const HashValue& h
 void ReplyArity(CommandContext& ctx) {
   ctx.reply().Error(
       fmt::format("ERR wrong number of arguments for '{}' command", ctx.spec().FullName()));
-}
-
-// As Redis's ld2string in LD_STR_HUMAN mode (see string_family.cc's copy): "%.17Lf" with
-// trailing zeros and a bare point removed, "-0" as "0". `v` must be finite.
-std::string FormatLongDouble(long double v) {
-  int n = std::snprintf(nullptr, 0, "%.17Lf", v);
-  assert(n > 0);
-  std::string s(static_cast<size_t>(n), '\0');
-  std::snprintf(s.data(), s.size() + 1, "%.17Lf", v);
-  if (s.find('.') != std::string::npos) {
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-  }
-  if (s == "-0") s = "0";
-  return s;
-}
-
-// Parses a count as Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) does.
-bool ParseCountOrReply(CommandContext& ctx, std::string_view arg, int64_t* out) {
-  if (!ParseInt64OrReply(ctx, arg, out)) return false;
-  if (*out == kInt64Min) {
-    ctx.reply().Error(fmt::format("ERR value is out of range, value must between {} and {}",
-                                  -kInt64Max, kInt64Max));
-    return false;
-  }
-  return true;
-}
-
-// SCAN's cursor, parsed as Redis's parseScanCursorOrReply (strtoul): decimal, no leading space,
-// no trailing bytes, in range.
-bool ParseScanCursorOrReply(CommandContext& ctx, std::string_view arg, uint64_t* out) {
-  std::string s(arg);
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
-    ctx.reply().Error("ERR invalid cursor");
-    return false;
-  }
-  *out = v;
-  return true;
-}
-
-struct ScanOptions {
-  int64_t count = kScanCountDefault;
-  std::string_view pattern;  // empty: no MATCH (or MATCH *)
-};
-
-// HSCAN's MATCH and COUNT (TYPE belongs to SCAN only); replies with the error on a bad option.
-bool ParseScanOptionsOrReply(CmdArgs args, CommandContext& ctx, ScanOptions* out) {
-  for (size_t i = 3; i < args.size(); i += 2) {
-    bool has_value = i + 1 < args.size();
-    if (EqualsIgnoreCase(args[i], "COUNT") && has_value) {
-      if (!ParseInt64OrReply(ctx, args[i + 1], &out->count)) return false;
-      if (out->count < 1) {
-        ctx.reply().Error(reply::kSyntaxError);
-        return false;
-      }
-    } else if (EqualsIgnoreCase(args[i], "MATCH") && has_value) {
-      out->pattern = args[i + 1] == "*" ? std::string_view() : args[i + 1];
-    } else {
-      ctx.reply().Error(reply::kSyntaxError);
-      return false;
-    }
-  }
-  return true;
 }
 
 // HSET and HMSET: field value pairs from args[2].
@@ -406,7 +338,7 @@ void CmdHScan(CmdArgs args, CommandContext& ctx) {
     return rb.EmptyArray();
   }
   ScanOptions opt;
-  if (!ParseScanOptionsOrReply(args, ctx, &opt)) return;
+  if (!ParseScanOptionsOrReply(args, 3, false, ctx, &opt)) return;
   std::vector<std::pair<std::string_view, std::string_view>> found;
   // Replies seen before filtering, which COUNT bounds; a field and its value count as two, as
   // in Redis.

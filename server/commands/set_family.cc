@@ -35,8 +35,6 @@ using storage::ValueType;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
-// SCAN's COUNT default and the table steps one call may take per COUNT, as Redis.
-constexpr int64_t kScanCountDefault = 10;
 constexpr int64_t kScanStepsPerCount = 10;
 // SRANDMEMBER with a positive count below size: when count * this exceeds the size, copy every
 // member and shuffle; otherwise draw random members until enough are distinct (Redis's
@@ -78,17 +76,6 @@ void DeleteIfEmpty(CommandContext& ctx, std::string_view key, const SetValue& se
   if (set.size() == 0) ctx.DbFor(key).Erase(key, ctx.now_ms());
 }
 
-// Parses a count as Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) does.
-bool ParseCountOrReply(CommandContext& ctx, std::string_view arg, int64_t* out) {
-  if (!ParseInt64OrReply(ctx, arg, out)) return false;
-  if (*out == kInt64Min) {
-    ctx.reply().Error(fmt::format("ERR value is out of range, value must between {} and {}",
-                                  -kInt64Max, kInt64Max));
-    return false;
-  }
-  return true;
-}
-
 // Parses a non-negative integer as Redis's getPositiveLongFromObjectOrReply: any failure, not an
 // integer included, replies `message`.
 bool ParseNonNegativeOrReply(CommandContext& ctx, std::string_view arg, std::string_view message,
@@ -96,46 +83,6 @@ bool ParseNonNegativeOrReply(CommandContext& ctx, std::string_view arg, std::str
   if (ParseInt64Arg(arg, out) && *out >= 0) return true;
   ctx.reply().Error(message);
   return false;
-}
-
-// SCAN's cursor, parsed as Redis's parseScanCursorOrReply (strtoul): decimal, no leading space,
-// no trailing bytes, in range.
-bool ParseScanCursorOrReply(CommandContext& ctx, std::string_view arg, uint64_t* out) {
-  std::string s(arg);
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
-    ctx.reply().Error("ERR invalid cursor");
-    return false;
-  }
-  *out = v;
-  return true;
-}
-
-struct ScanOptions {
-  int64_t count = kScanCountDefault;
-  std::string_view pattern;  // empty: no MATCH (or MATCH *)
-};
-
-// SSCAN's MATCH and COUNT (TYPE belongs to SCAN only); replies with the error on a bad option.
-bool ParseScanOptionsOrReply(CmdArgs args, CommandContext& ctx, ScanOptions* out) {
-  for (size_t i = 3; i < args.size(); i += 2) {
-    bool has_value = i + 1 < args.size();
-    if (EqualsIgnoreCase(args[i], "COUNT") && has_value) {
-      if (!ParseInt64OrReply(ctx, args[i + 1], &out->count)) return false;
-      if (out->count < 1) {
-        ctx.reply().Error(reply::kSyntaxError);
-        return false;
-      }
-    } else if (EqualsIgnoreCase(args[i], "MATCH") && has_value) {
-      out->pattern = args[i + 1] == "*" ? std::string_view() : args[i + 1];
-    } else {
-      ctx.reply().Error(reply::kSyntaxError);
-      return false;
-    }
-  }
-  return true;
 }
 
 void ReplyMembers(protocol::ReplyBuilder& rb, const SetValue& set) {
@@ -464,7 +411,7 @@ void CmdSScan(CmdArgs args, CommandContext& ctx) {
     return rb.EmptyArray();
   }
   ScanOptions opt;
-  if (!ParseScanOptionsOrReply(args, ctx, &opt)) return;
+  if (!ParseScanOptionsOrReply(args, 3, false, ctx, &opt)) return;
   std::vector<std::string> found;  // copies: an intset's members are formatted on the fly
   int64_t visited = 0;             // members seen before filtering, which COUNT bounds
   auto emit = [&](std::string_view m) {

@@ -262,21 +262,6 @@ OpStatus OpIncrBy(CommandContext& ctx, std::string_view key, int64_t delta, int6
   return OpStatus::kOk;
 }
 
-// Formats as Redis's ld2string in LD_STR_HUMAN mode: "%.17Lf", then trailing zeros after the
-// point and a bare trailing point removed, and "-0" as "0". `v` must be finite.
-std::string FormatLongDouble(long double v) {
-  int n = std::snprintf(nullptr, 0, "%.17Lf", v);
-  assert(n > 0);
-  std::string s(static_cast<size_t>(n), '\0');
-  std::snprintf(s.data(), s.size() + 1, "%.17Lf", v);
-  if (s.find('.') != std::string::npos) {
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-  }
-  if (s == "-0") s = "0";
-  return s;
-}
-
 OpStatus OpIncrByFloat(CommandContext& ctx, std::string_view key, std::string_view increment,
                        std::string* result) {
   Db& db = ctx.DbFor(key);

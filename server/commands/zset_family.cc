@@ -43,8 +43,6 @@ using storage::ValueType;
 using storage::ZSetValue;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-// ZSCAN's COUNT default and Dict steps per COUNT, as SCAN (and Redis).
-constexpr int64_t kScanCountDefault = 10;
 constexpr int64_t kScanStepsPerCount = 10;
 // ZRANDMEMBER with a positive count: above count * this > size, the ranks are shuffled instead of
 // drawn one by one (Redis's ZRANDMEMBER_SUB_STRATEGY_MUL).
@@ -667,20 +665,6 @@ void StoreGeneric(CmdArgs args, CommandContext& ctx, SetOp op) {
 
 // ---------------------------------------------------------------------------------------------
 // ZSCAN
-
-// Parses a cursor as Redis's parseScanCursorOrReply (strtoul): decimal, no leading space, no
-// trailing bytes, in range.
-bool ParseScanCursor(std::string_view arg, uint64_t* out) {
-  std::string s(arg);
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
-    return false;
-  }
-  *out = v;
-  return true;
-}
 
 }  // namespace
 
