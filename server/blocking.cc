@@ -43,6 +43,30 @@ void ServeReadyKeys(Engine& engine, uint32_t shard_index) {
   }
 }
 
+void BlockClient(CommandContext& ctx, CmdArgs keys, int64_t deadline_ms,
+                 BlockedCommand::ServeFn serve, bool from_left, bool to_left,
+                 std::string_view destination) {
+  Connection* c = ctx.conn();
+  if (c->in_multi()) {
+    if (destination.empty()) return ctx.reply().NullArray();
+    return ctx.reply().Null();
+  }
+  auto b = std::make_shared<BlockedCommand>();
+  b->conn = c->shared_from_this();
+  b->spec = &ctx.spec();
+  b->serve = serve;
+  b->db = ctx.db_index();
+  b->resp_version = c->resp_version();
+  b->from_left = from_left;
+  b->to_left = to_left;
+  b->destination = std::string(destination);
+  for (std::string_view k : keys) {
+    b->keys.emplace_back(k);
+    ctx.ShardFor(k).Block(ctx.db_index(), k, b);
+  }
+  c->Block(std::move(b), deadline_ms);
+}
+
 bool ParseBlockTimeoutOrReply(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms) {
   long double seconds;
   if (!ParseLongDouble(arg, &seconds) || std::isnan(seconds)) {

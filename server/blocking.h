@@ -43,7 +43,7 @@ class BlockedCommand final : public storage::BlockedClient {
   int resp_version = 2;
   std::vector<std::string> keys;  // the keys it waits on
   // Command details the serve function needs (BLPOP/BRPOP: from_left; BLMOVE: both sides and
-  // the destination).
+  // the destination; BZPOPMIN/BZPOPMAX: from_left means "the lowest score").
   bool from_left = true;
   bool to_left = true;
   std::string destination;
@@ -56,6 +56,14 @@ class BlockedCommand final : public storage::BlockedClient {
 // Serves the clients blocked on keys that `shard` has marked ready. Call on the shard's thread,
 // or while holding it locked, after a command that wrote keys.
 void ServeReadyKeys(Engine& engine, uint32_t shard);
+
+// Blocks the client of `ctx` on `keys` (its handler found nothing to serve): queues a
+// BlockedCommand on each key's shard and tells the connection to wait. Inside MULTI a blocking
+// command must not wait, so it answers at once as a timeout would (null array, or null for a
+// command with a destination), as Redis does.
+void BlockClient(CommandContext& ctx, CmdArgs keys, int64_t deadline_ms,
+                 BlockedCommand::ServeFn serve, bool from_left, bool to_left,
+                 std::string_view destination);
 
 // Parses a blocking command's timeout in seconds (a float, as Redis), into an absolute deadline
 // in ms (0: wait forever). Replies with Redis's error and returns false when it is bad.

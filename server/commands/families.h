@@ -161,6 +161,7 @@ void CmdZRandMember(CmdArgs, CommandContext&);
 void CmdZScan(CmdArgs, CommandContext&);
 void CmdZUnionStore(CmdArgs, CommandContext&);
 void CmdZInterStore(CmdArgs, CommandContext&);
+void CmdBZPop(CmdArgs, CommandContext&);  // BZPOPMIN BZPOPMAX
 
 // pubsub_family.cc
 void CmdSubscribe(CmdArgs, CommandContext&);

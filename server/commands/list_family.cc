@@ -406,31 +406,6 @@ bool ServeBlockedMove(CommandContext& ctx, BlockedCommand& b, std::string_view k
   return true;
 }
 
-// Blocks the client on `keys` (the handler found them all empty), unless it is inside MULTI,
-// where a blocking command answers at once as if it had timed out (as Redis).
-void BlockOn(CommandContext& ctx, CmdArgs keys, int64_t deadline_ms, BlockedCommand::ServeFn serve,
-             bool from_left, bool to_left, std::string_view destination) {
-  Connection* c = ctx.conn();
-  if (c->in_multi()) {
-    if (destination.empty()) return ctx.reply().NullArray();
-    return ctx.reply().Null();
-  }
-  auto b = std::make_shared<BlockedCommand>();
-  b->conn = c->shared_from_this();
-  b->spec = &ctx.spec();
-  b->serve = serve;
-  b->db = ctx.db_index();
-  b->resp_version = c->resp_version();
-  b->from_left = from_left;
-  b->to_left = to_left;
-  b->destination = std::string(destination);
-  for (std::string_view k : keys) {
-    b->keys.emplace_back(k);
-    ctx.ShardFor(k).Block(ctx.db_index(), k, b);
-  }
-  c->Block(std::move(b), deadline_ms);
-}
-
 void BlockingPop(CmdArgs args, CommandContext& ctx, bool left) {
   int64_t deadline_ms;
   if (!ParseBlockTimeoutOrReply(ctx, args.back(), &deadline_ms)) return;
@@ -454,7 +429,7 @@ void BlockingPop(CmdArgs args, CommandContext& ctx, bool left) {
     DeleteIfEmpty(ctx, key, list);
     return;
   }
-  BlockOn(ctx, keys, deadline_ms, ServeBlockedPop, left, left, "");
+  BlockClient(ctx, keys, deadline_ms, ServeBlockedPop, left, left, "");
 }
 
 void BlockingMove(CommandContext& ctx, std::string_view src, std::string_view dst, bool from_left,
@@ -463,7 +438,7 @@ void BlockingMove(CommandContext& ctx, std::string_view src, std::string_view ds
   if (!ParseBlockTimeoutOrReply(ctx, timeout, &deadline_ms)) return;
   Db::Entry* e = ctx.LookupWrite(src);
   if (e != nullptr) return Move(ctx, src, dst, from_left, to_left);  // checks types itself
-  BlockOn(ctx, CmdArgs(&src, 1), deadline_ms, ServeBlockedMove, from_left, to_left, dst);
+  BlockClient(ctx, CmdArgs(&src, 1), deadline_ms, ServeBlockedMove, from_left, to_left, dst);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/blocking.h"
 #include "server/command_context.h"
 #include "server/commands/families.h"
 #include "storage/glob.h"
@@ -925,5 +926,53 @@ void CmdZScan(CmdArgs args, CommandContext& ctx) {
 void CmdZUnionStore(CmdArgs args, CommandContext& ctx) { StoreGeneric(args, ctx, SetOp::kUnion); }
 
 void CmdZInterStore(CmdArgs args, CommandContext& ctx) { StoreGeneric(args, ctx, SetOp::kInter); }
+
+}  // namespace stockd::server
+
+// --- BZPOPMIN / BZPOPMAX: blocking pops (server/blocking.h) -------------------------------------
+
+namespace stockd::server {
+namespace {
+
+// Pops the lowest (or highest) member of the sorted set at `key` and replies [key, member, score].
+void PopOneWithKey(CommandContext& ctx, std::string_view key, Db::Entry* e, bool max) {
+  ZSetValue& z = ZSetOf(e);
+  protocol::ReplyBuilder& rb = ctx.reply();
+  rb.ArrayHeader(3);
+  rb.Bulk(key);
+  z.Visit(max ? z.size() - 1 : 0, 1, max, [&](std::string_view m, double score) {
+    rb.Bulk(m);
+    rb.Double(score);
+  });
+  z.EraseRanks(max ? z.size() - 1 : 0, 1);
+  DeleteIfEmpty(ctx, key, e);
+  ctx.KeyModified(key);
+}
+
+bool ServeBlockedZPop(CommandContext& ctx, BlockedCommand& b, std::string_view key) {
+  Db::Entry* e = ctx.LookupWrite(key);
+  if (e == nullptr || e->val.value.type() != ValueType::kZSet) return false;
+  if (!b.Claim()) return true;  // answered by its timeout or gone: let the queue drop it
+  PopOneWithKey(ctx, key, e, !b.from_left);
+  b.Answer(std::move(*ctx.reply().out()));
+  return true;
+}
+
+}  // namespace
+
+// BZPOPMIN key [key ...] timeout and BZPOPMAX key [key ...] timeout.
+void CmdBZPop(CmdArgs args, CommandContext& ctx) {
+  const bool max = EqualsIgnoreCase(args[0], "bzpopmax");
+  int64_t deadline_ms;
+  if (!ParseBlockTimeoutOrReply(ctx, args.back(), &deadline_ms)) return;
+  CmdArgs keys = args.subspan(1, args.size() - 2);
+  for (std::string_view key : keys) {  // the first non-empty key answers at once, as Redis
+    Db::Entry* e = ctx.LookupWrite(key);
+    if (e == nullptr) continue;
+    if (e->val.value.type() != ValueType::kZSet) return ctx.reply().Error(reply::kWrongType);
+    return PopOneWithKey(ctx, key, e, max);
+  }
+  BlockClient(ctx, keys, deadline_ms, ServeBlockedZPop, !max, !max, "");
+}
 
 }  // namespace stockd::server

@@ -122,6 +122,24 @@ TEST_F(BlockingTest, PipelinedCommandsWaitBehindTheBlockedOne) {
   EXPECT_EQ(waiter->Read().str, "1");  // ran after the pop, not before
 }
 
+TEST_F(BlockingTest, SortedSetPops) {
+  Run({"zadd", "zs", "1", "a", "2", "b", "3", "c"});
+  EXPECT_EQ(Strs(Run({"bzpopmin", "empty", "zs", "0"})), (V{"zs", "a", "1"}));
+  EXPECT_EQ(Strs(Run({"bzpopmax", "zs", "0"})), (V{"zs", "c", "3"}));
+  auto waiter = NewClient();
+  waiter->Send({"bzpopmax", "zq", "0"});
+  WaitBlocked(1);
+  Run({"zadd", "zq", "5", "low", "9", "high"});
+  EXPECT_EQ(Strs(waiter->Read()), (V{"zq", "high", "9"}));
+  EXPECT_EQ(Run({"zcard", "zq"}).integer, 1);
+  EXPECT_EQ(Run({"bzpopmin", "nothing", "0.05"}).type, RespValue::Type::kNull);
+  Run({"hello", "3"});
+  auto v = Run({"bzpopmin", "zq", "0"});
+  EXPECT_EQ(v.elements[2].type, RespValue::Type::kDouble);  // RESP3: the score is a double
+  Run({"rpush", "alist", "x"});
+  EXPECT_TRUE(IsErrorPrefix(Run({"bzpopmin", "alist", "0"}), "WRONGTYPE"));
+}
+
 TEST_F(BlockingTest, ErrorsAndMulti) {
   EXPECT_TRUE(IsError(Run({"blpop", "k", "-1"}), "ERR timeout is negative"));
   EXPECT_TRUE(IsError(Run({"blpop", "k", "x"}), "ERR timeout is not a float or out of range"));
