@@ -67,6 +67,10 @@ def parse_args(argv):
     p.add_argument("-c", "--clients", type=int, default=DEFAULT_CLIENTS)
     p.add_argument("-t", "--tests", default=DEFAULT_TESTS,
                    help="redis-benchmark -t list (ping runs PING_INLINE and PING_MBULK)")
+    p.add_argument("--command", action="append", default=[], metavar="CMD",
+                   help="a custom redis-benchmark command as one more workload, run after the -t "
+                        "tests (repeatable), e.g. \"HGET myhash element:__rand_int__\"; "
+                        "pass -t '' to run only custom commands")
     p.add_argument("-P", "--pipelines", default=DEFAULT_PIPELINES,
                    help="comma-separated pipeline depths")
     p.add_argument("-R", "--repeats", type=int, default=DEFAULT_REPEATS,
@@ -96,11 +100,20 @@ def default_label(binary):
 
 
 def run_benchmark(opts, server, pipeline):
-    """One redis-benchmark run over every workload. Returns {test: row dict} from its CSV."""
+    """One redis-benchmark run over every -t workload, then one per --command workload.
+    Returns {test: row dict} from their CSV output."""
     requests = opts.requests if pipeline == 1 else opts.pipelined_requests
-    cmd = [opts.benchmark, "-h", server.host, "-p", str(server.port), "-c", str(opts.clients),
-           "-n", str(requests), "-P", str(pipeline), "-t", opts.tests, "-r", str(opts.keyspace),
-           "--csv"]
+    base = [opts.benchmark, "-h", server.host, "-p", str(server.port), "-c", str(opts.clients),
+            "-n", str(requests), "-P", str(pipeline), "-r", str(opts.keyspace), "--csv"]
+    rows = {}
+    if opts.tests:
+        rows.update(run_one(base + ["-t", opts.tests], server))
+    for command in opts.command:
+        rows.update(run_one(base + shlex.split(command), server))
+    return rows
+
+
+def run_one(cmd, server):
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           stdin=subprocess.DEVNULL, timeout=BENCHMARK_TIMEOUT_S)
     rows = {}
