@@ -13,22 +13,10 @@ using Type = protocol::RespValue::Type;
 
 constexpr int64_t kMax = INT64_MAX;
 
-::testing::AssertionResult IsInt(const RespValue& v, int64_t n) {
-  if (v.type == Type::kInteger && v.integer == n) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected (integer) " << n << ", got " << v.ToString();
-}
-
-::testing::AssertionResult IsBulk(const RespValue& v, std::string_view s) {
-  if (v.type == Type::kBulk && v.str == s) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected bulk \"" << s << "\", got " << v.ToString();
-}
-
 ::testing::AssertionResult IsStatus(const RespValue& v, std::string_view s) {
   if (v.type == Type::kSimpleString && v.str == s) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "expected +" << s << ", got " << v.ToString();
 }
-
-::testing::AssertionResult IsOk(const RespValue& v) { return IsStatus(v, "OK"); }
 
 class GenericFamilyTest : public ServerTest {
  protected:

@@ -15,21 +15,6 @@ using Type = protocol::RespValue::Type;
 constexpr const char* kWrongType =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
 
-::testing::AssertionResult IsInt(const RespValue& v, int64_t n) {
-  if (v.type == Type::kInteger && v.integer == n) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected (integer) " << n << ", got " << v.ToString();
-}
-
-::testing::AssertionResult IsBulk(const RespValue& v, std::string_view s) {
-  if (v.type == Type::kBulk && v.str == s) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected bulk \"" << s << "\", got " << v.ToString();
-}
-
-::testing::AssertionResult IsOk(const RespValue& v) {
-  if (v.type == Type::kSimpleString && v.str == "OK") return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected OK, got " << v.ToString();
-}
-
 class HashFamilyTest : public ServerTest {
  protected:
   // HSET key f0 v0 ... f<n-1> v<n-1>, in one command.

@@ -18,21 +18,6 @@ using Type = protocol::RespValue::Type;
 constexpr int64_t kMax = INT64_MAX;
 constexpr int64_t kMin = INT64_MIN;
 
-::testing::AssertionResult IsInt(const RespValue& v, int64_t n) {
-  if (v.type == Type::kInteger && v.integer == n) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected (integer) " << n << ", got " << v.ToString();
-}
-
-::testing::AssertionResult IsBulk(const RespValue& v, std::string_view s) {
-  if (v.type == Type::kBulk && v.str == s) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected bulk \"" << s << "\", got " << v.ToString();
-}
-
-::testing::AssertionResult IsOk(const RespValue& v) {
-  if (v.type == Type::kSimpleString && v.str == "OK") return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected OK, got " << v.ToString();
-}
-
 // Sends requests over a fresh connection and returns each reply's exact bytes, for checks of the
 // wire form that RespValue does not keep (RESP2 "$-1" versus RESP3 "_").
 std::vector<std::string> RawReplies(uint16_t port,

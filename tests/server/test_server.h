@@ -97,6 +97,22 @@ class TestClient {
   std::string buf_;
 };
 
+// Reply matchers with readable failure messages: EXPECT_TRUE(IsInt(Run({"incr", "k"}), 1)).
+inline ::testing::AssertionResult IsInt(const RespValue& v, int64_t n) {
+  if (v.type == RespValue::Type::kInteger && v.integer == n) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected (integer) " << n << ", got " << v.ToString();
+}
+inline ::testing::AssertionResult IsBulk(const RespValue& v, std::string_view s) {
+  if (v.type == RespValue::Type::kBulk && v.str == s) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected bulk \"" << s << "\", got " << v.ToString();
+}
+inline ::testing::AssertionResult IsOk(const RespValue& v) {
+  if (v.type == RespValue::Type::kSimpleString && v.str == "OK") {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "expected OK, got " << v.ToString();
+}
+
 class ServerTest : public ::testing::Test {
  protected:
   // Shards in the test server: more than one, so cross-shard paths are always exercised.

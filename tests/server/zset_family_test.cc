@@ -17,16 +17,6 @@ namespace {
 
 using Type = protocol::RespValue::Type;
 
-::testing::AssertionResult IsInt(const RespValue& v, int64_t n) {
-  if (v.type == Type::kInteger && v.integer == n) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected (integer) " << n << ", got " << v.ToString();
-}
-
-::testing::AssertionResult IsBulk(const RespValue& v, std::string_view s) {
-  if (v.type == Type::kBulk && v.str == s) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected bulk \"" << s << "\", got " << v.ToString();
-}
-
 ::testing::AssertionResult IsArray(const RespValue& v, const std::vector<std::string>& want) {
   if (v.type != Type::kArray) {
     return ::testing::AssertionFailure() << "expected an array, got " << v.ToString();
