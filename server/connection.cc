@@ -654,8 +654,9 @@ void Connection::LeavePubSub() {
 void Connection::AppendPush(const std::string& push) {
   if (closed_) return;
   out_.append(push);
-  // A running batch writes at its end; otherwise write now.
-  if (!busy_) DoWrite();
+  // Write now even while a batch runs or the client is blocked: out_ only ever holds complete
+  // replies in order, so the push may go out ahead of replies still being computed.
+  DoWrite();
 }
 
 void Connection::DeliverMessage(std::string_view channel, std::string_view message) {

@@ -140,6 +140,21 @@ TEST_F(BlockingTest, SortedSetPops) {
   EXPECT_TRUE(IsErrorPrefix(Run({"bzpopmin", "alist", "0"}), "WRONGTYPE"));
 }
 
+// RESP3 allows commands while subscribed: a client blocked in BLPOP still gets its messages.
+TEST_F(BlockingTest, Resp3SubscriberGetsPushesWhileBlocked) {
+  auto c = NewClient();
+  c->Run({"hello", "3"});
+  c->Run({"subscribe", "news"});
+  c->Send({"blpop", "q", "0"});
+  WaitBlocked(1);
+  EXPECT_EQ(Run({"publish", "news", "hi"}).integer, 1);
+  auto push = c->Read();
+  EXPECT_EQ(push.type, RespValue::Type::kPush);
+  EXPECT_EQ(Strs(push), (V{"message", "news", "hi"}));
+  Run({"rpush", "q", "job"});
+  EXPECT_EQ(Strs(c->Read()), (V{"q", "job"}));
+}
+
 TEST_F(BlockingTest, ErrorsAndMulti) {
   EXPECT_TRUE(IsError(Run({"blpop", "k", "-1"}), "ERR timeout is negative"));
   EXPECT_TRUE(IsError(Run({"blpop", "k", "x"}), "ERR timeout is not a float or out of range"));
