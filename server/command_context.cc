@@ -72,6 +72,11 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::mt19937_64& ThreadRng() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng;
+}
+
 bool ParseCountOrReply(CommandContext& ctx, std::string_view arg, int64_t* out) {
   if (!ParseInt64OrReply(ctx, arg, out)) return false;
   if (*out == std::numeric_limits<int64_t>::min()) {

@@ -9,6 +9,7 @@
 // state; nothing else about the client is safe to touch.
 #include <algorithm>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,27 @@ inline constexpr std::string_view kWrongType =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
 inline constexpr std::string_view kOverflow = "ERR increment or decrement would overflow";
 }  // namespace reply
+
+// A random generator per thread, for commands that pick at random (RANDOMKEY, SPOP, HRANDFIELD...).
+std::mt19937_64& ThreadRng();
+
+// Looks up the value of type `type` at `key`. Returns false after replying WRONGTYPE when the key
+// holds another type; otherwise *out is the value, or nullptr when the key does not exist. Reads
+// count keyspace hits and misses, writes do not (as Redis's lookupKeyRead / lookupKeyWrite).
+enum class LookupMode { kRead, kWrite };
+template <typename T>
+bool LookupOrReply(CommandContext& ctx, std::string_view key, storage::ValueType type,
+                   LookupMode mode, T** out) {
+  storage::Db::Entry* e = mode == LookupMode::kRead ? ctx.LookupRead(key) : ctx.LookupWrite(key);
+  *out = nullptr;
+  if (e == nullptr) return true;
+  if (e->val.value.type() != type) {
+    ctx.reply().Error(reply::kWrongType);
+    return false;
+  }
+  *out = &e->val.value.As<T>();
+  return true;
+}
 
 bool ParseInt64Arg(std::string_view s, int64_t* out);
 // A count as Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) reads it.

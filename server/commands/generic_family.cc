@@ -184,7 +184,7 @@ void CmdRenameNx(CmdArgs args, CommandContext& ctx) { RenameGeneric(args, ctx, /
 // Runs with every shard locked. Picks a shard weighted by its key count, then a random key of it,
 // so every key is about equally likely; an expired pick is deleted and the pick retried.
 void CmdRandomKey(CmdArgs args, CommandContext& ctx) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::mt19937_64& rng = ThreadRng();
   const uint32_t shards = ctx.engine().shard_count();
   for (int pick = 0; pick < kRandomKeyPicksMax; ++pick) {
     uint64_t total = 0;

@@ -41,25 +41,9 @@ constexpr int64_t kScanStepsPerCount = 10;
 // HRANDFIELD_SUB_STRATEGY_MUL).
 constexpr uint64_t kRandomSubsetCopyFactor = 3;
 
-std::mt19937_64& Rng() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return rng;
-}
-
-// Looks up the hash at `key`. Returns false after replying WRONGTYPE when the key holds another
-// type; otherwise *out is the hash, or nullptr when the key does not exist. Reads count keyspace
-// hits and misses; writes do not (as Redis's lookupKeyRead / lookupKeyWrite).
-enum class Lookup { kRead, kWrite };
+using Lookup = LookupMode;
 bool HashOrReply(CommandContext& ctx, std::string_view key, Lookup mode, HashValue** out) {
-  Db::Entry* e = mode == Lookup::kRead ? ctx.LookupRead(key) : ctx.LookupWrite(key);
-  *out = nullptr;
-  if (e == nullptr) return true;
-  if (e->val.value.type() != ValueType::kHash) {
-    ctx.reply().Error(reply::kWrongType);
-    return false;
-  }
-  *out = &e->val.value.As<HashValue>();
-  return true;
+  return LookupOrReply(ctx, key, ValueType::kHash, mode, out);
 }
 
 // The hash at `key`, created empty when missing. The caller checked the type and sets a field
@@ -140,7 +124,7 @@ void HRandFieldWithCount(CommandContext& ctx, HashValue* hash, int64_t count_arg
   if (!unique || count == 1) {
     rb.ArrayHeader(static_cast<int64_t>(count) * per_field);
     for (uint64_t i = 0; i < count; ++i) {
-      auto [f, v] = hash->Random(Rng());
+      auto [f, v] = hash->Random(ThreadRng());
       ReplyRandomField(rb, f, v, with_values);
     }
     return;
@@ -157,7 +141,7 @@ void HRandFieldWithCount(CommandContext& ctx, HashValue* hash, int64_t count_arg
     all.reserve(size);
     hash->ForEach([&](std::string_view f, std::string_view v) { all.emplace_back(f, v); });
     for (uint64_t i = 0; i < n; ++i) {  // a partial Fisher-Yates shuffle
-      uint64_t j = i + Rng()() % (size - i);
+      uint64_t j = i + ThreadRng()() % (size - i);
       std::swap(all[i], all[j]);
       ReplyRandomField(rb, all[i].first, all[i].second, with_values);
     }
@@ -166,7 +150,7 @@ void HRandFieldWithCount(CommandContext& ctx, HashValue* hash, int64_t count_arg
   // Few fields of a large hash: draw until `n` are distinct (expected draws < 1.5 n here).
   absl::flat_hash_set<std::string_view> seen;
   while (seen.size() < n) {
-    auto [f, v] = hash->Random(Rng());
+    auto [f, v] = hash->Random(ThreadRng());
     if (seen.insert(f).second) ReplyRandomField(rb, f, v, with_values);
   }
 }
@@ -304,7 +288,7 @@ void CmdHRandField(CmdArgs args, CommandContext& ctx) {
     HashValue* hash;
     if (!HashOrReply(ctx, args[1], Lookup::kRead, &hash)) return;
     if (hash == nullptr) return ctx.reply().Null();
-    ctx.reply().Bulk(hash->Random(Rng()).first);
+    ctx.reply().Bulk(hash->Random(ThreadRng()).first);
     return;
   }
   int64_t count;

@@ -41,25 +41,9 @@ constexpr int64_t kScanStepsPerCount = 10;
 // SRANDMEMBER_SUB_STRATEGY_MUL).
 constexpr uint64_t kRandomSubsetCopyFactor = 3;
 
-std::mt19937_64& Rng() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return rng;
-}
-
-// Looks up the set at `key`. Returns false after replying WRONGTYPE when the key holds another
-// type; otherwise *out is the set, or nullptr when the key does not exist. Reads count keyspace
-// hits and misses; writes do not (as Redis's lookupKeyRead / lookupKeyWrite).
-enum class Lookup { kRead, kWrite };
+using Lookup = LookupMode;
 bool SetOrReply(CommandContext& ctx, std::string_view key, Lookup mode, SetValue** out) {
-  Db::Entry* e = mode == Lookup::kRead ? ctx.LookupRead(key) : ctx.LookupWrite(key);
-  *out = nullptr;
-  if (e == nullptr) return true;
-  if (e->val.value.type() != ValueType::kSet) {
-    ctx.reply().Error(reply::kWrongType);
-    return false;
-  }
-  *out = &e->val.value.As<SetValue>();
-  return true;
+  return LookupOrReply(ctx, key, ValueType::kSet, mode, out);
 }
 
 // Stores `set` at `key`, replacing whatever was there and dropping its TTL (Redis's setKey).
@@ -270,7 +254,7 @@ void CmdSPop(CmdArgs args, CommandContext& ctx) {
   if (set == nullptr) return with_count ? rb.SetHeader(0) : rb.Null();
   if (count == 0) return rb.SetHeader(0);
   if (!with_count) {
-    std::string member = set->Random(Rng());
+    std::string member = set->Random(ThreadRng());
     set->Remove(member);
     rb.Bulk(member);
   } else if (static_cast<uint64_t>(count) >= set->size()) {
@@ -280,7 +264,7 @@ void CmdSPop(CmdArgs args, CommandContext& ctx) {
   } else {
     rb.SetHeader(count);
     for (int64_t i = 0; i < count; ++i) {
-      std::string member = set->Random(Rng());
+      std::string member = set->Random(ThreadRng());
       set->Remove(member);
       rb.Bulk(member);
     }
@@ -298,7 +282,7 @@ void CmdSRandMember(CmdArgs args, CommandContext& ctx) {
     SetValue* set;
     if (!SetOrReply(ctx, args[1], Lookup::kRead, &set)) return;
     if (set == nullptr) return rb.Null();
-    return rb.Bulk(set->Random(Rng()));
+    return rb.Bulk(set->Random(ThreadRng()));
   }
   int64_t count_arg;
   if (!ParseCountOrReply(ctx, args[2], &count_arg)) return;
@@ -308,7 +292,7 @@ void CmdSRandMember(CmdArgs args, CommandContext& ctx) {
   const uint64_t size = set->size();
   if (count_arg < 0) {
     rb.ArrayHeader(-count_arg);
-    for (int64_t i = 0; i < -count_arg; ++i) rb.Bulk(set->Random(Rng()));
+    for (int64_t i = 0; i < -count_arg; ++i) rb.Bulk(set->Random(ThreadRng()));
     return;
   }
   const uint64_t count = static_cast<uint64_t>(count_arg);
@@ -323,7 +307,7 @@ void CmdSRandMember(CmdArgs args, CommandContext& ctx) {
     all.reserve(size);
     set->ForEach([&](std::string_view m) { all.emplace_back(m); });
     for (uint64_t i = 0; i < count; ++i) {  // a partial Fisher-Yates shuffle
-      std::swap(all[i], all[i + Rng()() % (size - i)]);
+      std::swap(all[i], all[i + ThreadRng()() % (size - i)]);
       rb.Bulk(all[i]);
     }
     return;
@@ -331,7 +315,7 @@ void CmdSRandMember(CmdArgs args, CommandContext& ctx) {
   // Few members of a large set: draw until `count` are distinct (expected draws < 1.5 count).
   absl::flat_hash_set<std::string> seen;
   while (seen.size() < count) {
-    std::string m = set->Random(Rng());
+    std::string m = set->Random(ThreadRng());
     if (seen.insert(m).second) rb.Bulk(m);
   }
 }

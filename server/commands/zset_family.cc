@@ -49,11 +49,6 @@ constexpr int64_t kScanStepsPerCount = 10;
 // drawn one by one (Redis's ZRANDMEMBER_SUB_STRATEGY_MUL).
 constexpr size_t kRandMemberShuffleFactor = 3;
 
-std::mt19937_64& Rng() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return rng;
-}
-
 bool IsZSet(const Db::Entry* e) { return e->val.value.type() == ValueType::kZSet; }
 ZSetValue& ZSetOf(Db::Entry* e) { return e->val.value.As<ZSetValue>(); }
 
@@ -841,7 +836,7 @@ void CmdZRandMember(CmdArgs args, CommandContext& ctx) {
   if (!has_count) {
     if (e == nullptr) return rb.Null();
     const ZSetValue& z = ZSetOf(e);
-    z.Visit(Rng()() % z.size(), 1, false, [&](std::string_view m, double) { rb.Bulk(m); });
+    z.Visit(ThreadRng()() % z.size(), 1, false, [&](std::string_view m, double) { rb.Bulk(m); });
     return;
   }
   if (e == nullptr || count == 0) return rb.EmptyArray();
@@ -851,7 +846,7 @@ void CmdZRandMember(CmdArgs args, CommandContext& ctx) {
     // Repeats allowed: -count independent picks.
     size_t picks = static_cast<size_t>(-count);
     ElementsHeader(rb, picks, withscores);
-    for (size_t i = 0; i < picks; ++i) z.Visit(Rng()() % z.size(), 1, false, emit);
+    for (size_t i = 0; i < picks; ++i) z.Visit(ThreadRng()() % z.size(), 1, false, emit);
     return;
   }
   size_t n = static_cast<size_t>(count);
@@ -863,12 +858,12 @@ void CmdZRandMember(CmdArgs args, CommandContext& ctx) {
   if (n * kRandMemberShuffleFactor > z.size()) {
     ranks.resize(z.size());
     std::iota(ranks.begin(), ranks.end(), 0);
-    std::shuffle(ranks.begin(), ranks.end(), Rng());
+    std::shuffle(ranks.begin(), ranks.end(), ThreadRng());
     ranks.resize(n);
   } else {
     std::unordered_set<size_t> seen;
     while (ranks.size() < n) {
-      size_t r = Rng()() % z.size();
+      size_t r = ThreadRng()() % z.size();
       if (seen.insert(r).second) ranks.push_back(r);
     }
   }
