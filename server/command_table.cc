@@ -225,6 +225,10 @@ CommandSpec commands[] = {
   {"punsubscribe", -1, NS|LD|ST|CN|SB|NM, 0, 0, 0, CmdPUnsubscribe, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to unsubscribe.", "[pattern ...]"},
   {"publish", 3, LD|ST|F|CN, 0, 0, 0, CmdPublish, "pubsub", "Posts a message to a channel.", "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "channel message"},
   {"pubsub", -2, 0, 0, 0, 0, nullptr, "pubsub", "A container for Pub/Sub commands.", "2.8.0", "Depends on subcommand.", "", pubsub_subcommands},
+  // rate limiting. Arity -1 (any count) and keys 1, 1, 1, as redis-cell registers this module
+  // command: a wrong argument count reaches the handler, which answers redis-cell's usage error.
+  // "since" is the redis-cell version that named it CL.THROTTLE.
+  {"cl.throttle", -1, W|OOM|F, 1, 1, 1, CmdClThrottle, "throttle", "Rate-limits an action with the generic cell rate algorithm (GCRA), as the redis-cell module.", "0.2.0", "O(1)", "key max_burst count period [quantity]"},
   // transactions
   {"multi", 1, NS|LD|ST|F|CN|TX, 0, 0, 0, CmdMulti, "transactions", "Starts a transaction.", "1.2.0", "O(1)", ""},
   {"exec", 1, NS|LD|ST|TX, 0, 0, 0, CmdExec, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", ""},
