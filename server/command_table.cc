@@ -248,6 +248,10 @@ CommandSpec commands[] = {
   {"sku.journal", -2, R, 1, 1, 1, CmdSkuJournal, "inventory", "Returns a SKU's change records (the deduction flow) after a record id, oldest first.", "0.1.0", "O(N) where N is the number of records returned.", "sku [AFTER id] [COUNT count]"},
   {"sku.hot", -1, R|GL, 0, 0, 0, CmdSkuHot, "inventory", "Returns the SKUs with the highest recent request rate.", "0.1.0", "O(S) where S is the number of SKUs tracked (bounded per shard).", "[COUNT count]"},
   {"sku.check", 2, R, 1, 1, 1, CmdSkuCheck, "inventory", "Recounts every inventory invariant of a SKU and reports the first broken one.", "0.1.0", "O(N) where N is the number of orders, admissions and tokens of the SKU.", "sku"},
+  // rate limiting. Arity -1 (any count) and keys 1, 1, 1, as redis-cell registers this module
+  // command: a wrong argument count reaches the handler, which answers redis-cell's usage error.
+  // "since" is the redis-cell version that named it CL.THROTTLE.
+  {"cl.throttle", -1, W|OOM|F, 1, 1, 1, CmdClThrottle, "throttle", "Rate-limits an action with the generic cell rate algorithm (GCRA), as the redis-cell module.", "0.2.0", "O(1)", "key max_burst count period [quantity]"},
   // transactions
   {"multi", 1, NS|LD|ST|F|CN|TX, 0, 0, 0, CmdMulti, "transactions", "Starts a transaction.", "1.2.0", "O(1)", ""},
   {"exec", 1, NS|LD|ST|TX, 0, 0, 0, CmdExec, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", ""},

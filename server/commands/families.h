@@ -179,6 +179,9 @@ void CmdPubSubNumSub(CmdArgs, CommandContext&);
 void CmdPubSubNumPat(CmdArgs, CommandContext&);
 void CmdPubSubHelp(CmdArgs, CommandContext&);
 
+// throttle_family.cc
+void CmdClThrottle(CmdArgs, CommandContext&);
+
 // transaction_family.cc
 void CmdMulti(CmdArgs, CommandContext&);
 void CmdExec(CmdArgs, CommandContext&);

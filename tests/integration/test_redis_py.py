@@ -1759,5 +1759,71 @@ class PubSubTest(ServerTestCase):
                       str(caught.exception))
 
 
+# ---------------------------------------------------------------------------------------------
+# Rate limiting: CL.THROTTLE, as the redis-cell module defines it
+# ---------------------------------------------------------------------------------------------
+
+CELL_USAGE = ("Cell error: Store error: Usage: cl.throttle <key> <max_burst> <count per period> "
+              "<period> [<quantity>]")
+
+
+class ThrottleTest(ServerTestCase):
+    """The replies are redis-cell's for the same inputs (worked out from its source, see
+    docs/rate-limiting.md). Real Redis has the command only with the module loaded: without it
+    these tests skip."""
+
+    def setUp(self):
+        super().setUp()
+        self.skip_unless_supported("CL.THROTTLE", "probe", 1, 1, 1)
+
+    def throttle(self, *args):
+        return self.r.execute_command("CL.THROTTLE", *args)
+
+    def test_burst_then_limited(self):
+        # redis-cell's README example: 15 burst, 30 per 60 s.
+        self.assertEqual(self.throttle("user123", 15, 30, 60, 1), [0, 16, 15, -1, 2])
+        # 2 burst (3 at once), 1 per 60 s.
+        self.assertEqual(self.throttle("u", 2, 1, 60), [0, 3, 2, -1, 60])
+        self.assertEqual(self.throttle("u", 2, 1, 60), [0, 3, 1, -1, 120])
+        self.assertEqual(self.throttle("u", 2, 1, 60), [0, 3, 0, -1, 180])
+        self.assertEqual(self.throttle("u", 2, 1, 60), [1, 3, 0, 60, 180])
+        # Quantity 0 peeks; a larger quantity takes more; one above the bucket never fits.
+        self.assertEqual(self.throttle("q", 4, 1, 1, 0), [0, 5, 5, -1, 0])
+        self.assertEqual(self.throttle("q", 4, 1, 1, 3), [0, 5, 2, -1, 3])
+        self.assertEqual(self.throttle("q", 4, 1, 1, 0), [0, 5, 2, -1, 3])
+        self.assertEqual(self.throttle("q", 4, 1, 1, 3), [1, 5, 2, 1, 3])
+        self.assertEqual(self.throttle("big", 4, 1, 1, 6), [1, 5, 5, -1, 0])
+
+    def test_key_and_time(self):
+        self.throttle("u", 2, 1, 60)
+        self.assertEqual(self.r.type("u"), "string")
+        self.assertEqual(self.r.ttl("u"), 60)
+        self.assertAlmostEqual(int(self.r.get("u")) / 1e9, time.time() + 60, delta=2)
+        # 5 per second, no burst: one request per 200 ms.
+        self.assertEqual(self.throttle("fast", 0, 5, 1), [0, 1, 0, -1, 1])
+        self.assertEqual(self.throttle("fast", 0, 5, 1), [1, 1, 0, 1, 1])
+        time.sleep(0.25)
+        self.assertEqual(self.throttle("fast", 0, 5, 1), [0, 1, 0, -1, 1])
+
+    def test_errors(self):
+        c = self.raw()
+        self.assertError(c.call("CL.THROTTLE"), CELL_USAGE)
+        self.assertError(c.call("CL.THROTTLE", "k", "1", "2"), CELL_USAGE)
+        self.assertError(c.call("CL.THROTTLE", "k", "1", "x", "1"),
+                         "Cell error: Store error: Couldn't parse as integer: x")
+        self.assertError(c.call("CL.THROTTLE", "k", "1", "0", "1"),
+                         "Cell error: Store error: Zero rates are not supported")
+        c.call("SET", "s", "abc")
+        self.assertError(c.call("CL.THROTTLE", "s", "1", "1", "1"),
+                         "Cell error: invalid digit found in string")
+        if not SERVER.is_redis:
+            # stockd answers WRONGTYPE; redis-cell reads a list as "" (see docs/rate-limiting.md).
+            c.call("LPUSH", "list", "x")
+            self.assertError(c.call("CL.THROTTLE", "list", "1", "1", "1"), ERR_WRONGTYPE)
+        with self.assertRaises(redis.ResponseError) as ctx:
+            self.throttle("k", "1", "1")
+        self.assertEqual(str(ctx.exception), CELL_USAGE)
+
+
 if __name__ == "__main__":
     unittest.main()
