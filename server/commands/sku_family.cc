@@ -76,14 +76,18 @@ class ChangeWatch {
   size_t orders_, tokens_;
 };
 
-void ReplySkuError(CommandContext& ctx, SkuError e, std::string_view subject) {
+// `subject` is the order (restock id, user, SKU) the error is about; `sku` names the SKU for
+// SOLDOUT.
+void ReplySkuError(CommandContext& ctx, SkuError e, std::string_view subject,
+                   std::string_view sku = {}) {
   std::string_view s = subject.substr(0, 128);
   std::string text;
   switch (e) {
     case SkuError::kNone:
       return;
     case SkuError::kSoldOut:
-      text = fmt::format("not enough stock for '{}'", s);
+      text = sku.empty() ? fmt::format("not enough stock for '{}'", s)
+                         : fmt::format("not enough stock of '{}' for '{}'", sku.substr(0, 128), s);
       break;
     case SkuError::kFull:
       text = "admission queue is full: every sellable unit is held or reserved";
@@ -380,7 +384,7 @@ void ReserveGeneric(CmdArgs args, CommandContext& ctx, OrderKind kind) {
   const Order* order = nullptr;
   SkuError err = sku->Reserve(order_id, qty, user, ttl, kind, ctx.now_ms(), &order);
   if (watch.changed()) SkuChanged(ctx, key, *sku);
-  if (err != SkuError::kNone) return ReplySkuError(ctx, err, order_id);
+  if (err != SkuError::kNone) return ReplySkuError(ctx, err, order_id, key);
   ReplyOrder(ctx, order_id, *order);
 }
 
@@ -473,8 +477,10 @@ void CmdSkuMReserve(CmdArgs args, CommandContext& ctx) {
       if (watches[k].changed()) SkuChanged(ctx, keys[k], *skus[k]);
     }
   };
-  // Check every line first; apply only if all pass.
+  // Check every line first; apply only if all pass. A line with different arguments makes the
+  // whole retry a CONFLICT, whatever the other lines remember.
   size_t retries = 0;
+  bool conflict = false;
   SkuError first = SkuError::kNone;
   size_t first_at = 0;
   for (size_t k = 0; k < skus.size(); ++k) {
@@ -482,12 +488,13 @@ void CmdSkuMReserve(CmdArgs args, CommandContext& ctx) {
     SkuError e =
         skus[k]->CheckReserve(order_id, qtys[k], user, OrderKind::kMulti, ctx.now_ms(), &retry);
     retries += retry ? 1 : 0;
+    conflict |= e == SkuError::kConflict;
     if (e != SkuError::kNone && first == SkuError::kNone) {
       first = e;
       first_at = k;
     }
   }
-  if (retries != 0 && retries != skus.size()) {
+  if (conflict || (retries != 0 && retries != skus.size())) {
     signal();
     return ReplySkuError(ctx, SkuError::kConflict, order_id);
   }
@@ -499,7 +506,7 @@ void CmdSkuMReserve(CmdArgs args, CommandContext& ctx) {
       }
     }
     signal();
-    return ReplySkuError(ctx, first, first == SkuError::kSoldOut ? keys[first_at] : order_id);
+    return ReplySkuError(ctx, first, order_id, keys[first_at]);
   }
   std::vector<const Order*> orders(skus.size());
   for (size_t k = 0; k < skus.size(); ++k) {

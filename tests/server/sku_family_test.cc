@@ -194,13 +194,15 @@ TEST_F(SkuFamilyTest, RetriesAreIdempotentAndDifferentArgumentsConflict) {
 
 TEST_F(SkuFamilyTest, AnOrderRefusedForLackOfStockStaysRefused) {
   ASSERT_TRUE(IsOk(Run({"sku.set", "s", "3"})));
-  EXPECT_TRUE(IsError(Run({"sku.reserve", "s", "big", "4"}), "SOLDOUT not enough stock for 'big'"));
+  EXPECT_TRUE(
+      IsError(Run({"sku.reserve", "s", "big", "4"}), "SOLDOUT not enough stock of 's' for 'big'"));
   RespValue o = Run({"sku.order", "s", "big"});
   EXPECT_TRUE(IsBulk(Field(o, "state"), "failed"));
   EXPECT_TRUE(IsBulk(Field(o, "reason"), "SOLDOUT"));
   EXPECT_TRUE(IsInt(Run({"sku.restock", "s", "10", "ID", "r1"}), 13));
   // As TigerBeetle: a stale retry must not succeed where the original failed.
-  EXPECT_TRUE(IsError(Run({"sku.reserve", "s", "big", "4"}), "SOLDOUT not enough stock for 'big'"));
+  EXPECT_TRUE(
+      IsError(Run({"sku.reserve", "s", "big", "4"}), "SOLDOUT not enough stock of 's' for 'big'"));
   EXPECT_TRUE(IsErrorPrefix(Run({"sku.reserve", "s", "big", "5"}), "CONFLICT"));
   EXPECT_TRUE(IsErrorPrefix(Run({"sku.commit", "s", "big"}), "SOLDOUT"));
   EXPECT_EQ(Counter("s", "reserved"), 0);
@@ -335,11 +337,14 @@ TEST_F(SkuFamilyTest, MultiSkuOrdersAreAllOrNothingAcrossShards) {
   EXPECT_TRUE(IsErrorPrefix(Run({"sku.mreserve", "m1", "USER", "u", "a", "1", "b", "1", "c", "3"}),
                             "CONFLICT"));
   // Not enough of one SKU: nothing is reserved anywhere, and the refusal is remembered.
-  EXPECT_TRUE(
-      IsError(Run({"sku.mreserve", "m2", "a", "1", "c", "3"}), "SOLDOUT not enough stock for 'c'"));
+  EXPECT_TRUE(IsError(Run({"sku.mreserve", "m2", "a", "1", "c", "3"}),
+                      "SOLDOUT not enough stock of 'c' for 'm2'"));
   EXPECT_EQ(Counter("a", "reserved"), 1);
   EXPECT_EQ(State("a", "m2"), "failed");
   EXPECT_TRUE(IsErrorPrefix(Run({"sku.mreserve", "m2", "a", "1", "c", "3"}), "SOLDOUT"));
+  // A retry that changes any line is a conflict, not the remembered refusal.
+  EXPECT_TRUE(IsErrorPrefix(Run({"sku.mreserve", "m2", "a", "2", "c", "3"}), "CONFLICT"));
+  EXPECT_TRUE(IsErrorPrefix(Run({"sku.mreserve", "m2", "a", "1", "c", "4"}), "CONFLICT"));
   // A missing SKU or a repeated one changes nothing.
   EXPECT_TRUE(IsError(Run({"sku.mreserve", "m3", "a", "1", "zz", "1"}), "NOSKU no such SKU 'zz'"));
   EXPECT_TRUE(
