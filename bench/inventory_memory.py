@@ -87,13 +87,13 @@ def measure(binary, extra_args, kind, count):
     try:
         with RespConnection(srv.port, timeout_s=120.0) as conn:
             redis = srv.is_redis
-            if kind == "sku":
-                before = used_memory(conn)
-                commands = sku_commands(redis, count)
-            else:
-                commands = reservation_commands(redis, conn, count)
-                before = used_memory(conn)
             try:
+                if kind == "sku":
+                    before = used_memory(conn)
+                    commands = sku_commands(redis, count)
+                else:
+                    commands = reservation_commands(redis, conn, count)
+                    before = used_memory(conn)
                 pipelined(conn, commands)
             except RuntimeError as e:
                 return str(e)
