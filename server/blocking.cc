@@ -45,7 +45,7 @@ void ServeReadyKeys(Engine& engine, uint32_t shard_index) {
 
 void BlockClient(CommandContext& ctx, CmdArgs keys, int64_t deadline_ms,
                  BlockedCommand::ServeFn serve, bool from_left, bool to_left,
-                 std::string_view destination) {
+                 std::string_view destination, int64_t count) {
   Connection* c = ctx.conn();
   if (c->in_multi()) {
     if (destination.empty()) return ctx.reply().NullArray();
@@ -60,6 +60,7 @@ void BlockClient(CommandContext& ctx, CmdArgs keys, int64_t deadline_ms,
   b->from_left = from_left;
   b->to_left = to_left;
   b->destination = std::string(destination);
+  b->count = count;
   for (std::string_view k : keys) {
     b->keys.emplace_back(k);
     ctx.ShardFor(k).Block(ctx.db_index(), k, b);

@@ -47,6 +47,7 @@ class BlockedCommand final : public storage::BlockedClient {
   bool from_left = true;
   bool to_left = true;
   std::string destination;
+  int64_t count = 0;  // SKU.TAKE: users to hand out
 
   // Answers the client with `reply` (complete RESP), or asks it to run the command again.
   void Answer(std::string reply);
@@ -63,7 +64,7 @@ void ServeReadyKeys(Engine& engine, uint32_t shard);
 // command with a destination), as Redis does.
 void BlockClient(CommandContext& ctx, CmdArgs keys, int64_t deadline_ms,
                  BlockedCommand::ServeFn serve, bool from_left, bool to_left,
-                 std::string_view destination);
+                 std::string_view destination, int64_t count = 0);
 
 // Parses a blocking command's timeout in seconds (a float, as Redis), into an absolute deadline
 // in ms (0: wait forever). Replies with Redis's error and returns false when it is bad.

@@ -16,7 +16,11 @@ namespace stockd::server {
 thread_local ShardThread* ShardThread::current_ = nullptr;
 
 ShardThread::ShardThread(uint32_t index, int databases, uint32_t command_ids)
-    : index_(index), io_(1), data_(static_cast<int>(index), databases), stats_(command_ids) {}
+    : index_(index),
+      io_(1),
+      data_(static_cast<int>(index), databases),
+      stats_(command_ids),
+      deadline_timer_(std::make_unique<asio::steady_timer>(io_)) {}
 
 void ShardThread::Submit(Task task) {
   asio::post(io_, [this, task = std::move(task)]() mutable { RunOrDefer(std::move(task)); });
@@ -133,6 +137,32 @@ void Engine::ArmCron(ShardThread& s, asio::steady_timer& timer) {
       used_memory_bytes_.store(AllocatorStat("stats.allocated"), std::memory_order_relaxed);
     }
     ArmCron(s, timer);
+  });
+}
+
+void Engine::WakeDeadlineTimer(uint32_t i, int64_t at_ms) {
+  ShardThread& s = shard(i);
+  int64_t armed = s.deadline_armed_ms_.load(std::memory_order_relaxed);
+  if (at_ms == 0 || (armed != 0 && armed <= at_ms)) return;  // it fires in time anyway
+  s.Submit([this, &s] { ArmDeadlineTimer(s); });
+}
+
+void Engine::ArmDeadlineTimer(ShardThread& s) {
+  int64_t next = s.data().next_sku_deadline_ms();
+  int64_t armed = s.deadline_armed_ms_.load(std::memory_order_relaxed);
+  if (next == 0 || next == armed) return;
+  s.deadline_armed_ms_.store(next, std::memory_order_relaxed);
+  // The steady clock paces the wait; the handler compares deadlines with the wall clock the
+  // commands use, and a deadline not yet due is simply filed again, so a timer that fires early
+  // (clock steps) expires nothing early.
+  s.deadline_timer_->expires_after(std::chrono::milliseconds(std::max<int64_t>(0, next - NowMs())));
+  s.deadline_timer_->async_wait([this, &s](const boost::system::error_code& ec) {
+    if (ec) return;  // re-set for an earlier deadline: that wait will run the handler
+    s.RunOrDefer([this, &s] {
+      s.deadline_armed_ms_.store(0, std::memory_order_relaxed);
+      if (deadline_handler_ != nullptr) deadline_handler_(*this, s.index(), NowMs());
+      ArmDeadlineTimer(s);
+    });
   });
 }
 

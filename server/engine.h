@@ -16,6 +16,7 @@
 // the deferred queue, so nothing starves.
 #include <absl/functional/any_invocable.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -95,6 +96,10 @@ class ShardThread {
   ThreadStats stats_;
   bool locked_ = false;
   std::deque<Task> deferred_;  // data tasks waiting for the lock to be released, in order
+  // The inventory deadline timer (Engine::WakeDeadlineTimer) and the time it is set for (0: not
+  // set). Written on this thread; read from any thread to skip needless wake-ups.
+  std::unique_ptr<asio::steady_timer> deadline_timer_;
+  std::atomic<int64_t> deadline_armed_ms_{0};
 };
 
 class Engine {
@@ -120,6 +125,15 @@ class Engine {
   void RunLocked(std::vector<uint32_t> shards, Task body, asio::io_context& reply_to, Task done);
   std::vector<uint32_t> AllShards() const;
 
+  // Inventory deadlines (reservation and admission timeouts, storage::Shard::ScheduleSku): each
+  // shard has a timer set for its earliest filed deadline; when it fires, `handler` runs on the
+  // shard's thread (deferred while the shard is locked, like any data task), then the timer is
+  // set for the next one. Set the handler before Start.
+  using DeadlineHandler = void (*)(Engine& engine, uint32_t shard, int64_t now_ms);
+  void set_deadline_handler(DeadlineHandler h) { deadline_handler_ = h; }
+  // From any thread: shard `i` has a deadline at `at_ms`; makes its timer fire no later.
+  void WakeDeadlineTimer(uint32_t i, int64_t at_ms);
+
   // Wall-clock time, as the command path uses it for expiry (absolute Unix ms).
   static int64_t NowMs();
   static int64_t NowUs();
@@ -139,6 +153,8 @@ class Engine {
   void RunLoop(ShardThread& s);
   // Runs the shard's cron (active expiry, table maintenance) `hz` times a second.
   void ArmCron(ShardThread& s, asio::steady_timer& timer);
+  // On the shard's thread, not locked: sets the deadline timer for the earliest deadline.
+  void ArmDeadlineTimer(ShardThread& s);
 
   Config* config_;
   std::vector<std::unique_ptr<ShardThread>> shards_;
@@ -147,6 +163,7 @@ class Engine {
   bool stopping_ = false;
   int64_t start_time_ms_;
   std::atomic<uint64_t> used_memory_bytes_{0};
+  DeadlineHandler deadline_handler_ = nullptr;
 };
 
 }  // namespace stockd::server

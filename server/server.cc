@@ -7,6 +7,7 @@
 #include <csignal>
 #include <random>
 
+#include "server/commands/families.h"
 #include "server/connection.h"
 #include "storage/log.h"
 
@@ -30,6 +31,7 @@ Server* Server::FromEngine(Engine&) { return g_server_for_engine; }
 
 Server::Server(Config* config) : config_(config), run_id_(RandomHex(40)) {
   engine_ = std::make_unique<Engine>(config, static_cast<uint32_t>(config->EffectiveShards()));
+  engine_->set_deadline_handler(&RunSkuDeadlines);
   g_server_for_engine = this;
 }
 

@@ -4,7 +4,8 @@
 
 namespace stockd::storage {
 
-Shard::Shard(int index, int databases) : index_(index), watched_(databases), blocked_(databases) {
+Shard::Shard(int index, int databases)
+    : hot_skus(databases), index_(index), watched_(databases), blocked_(databases) {
   dbs_.reserve(databases);
   for (int i = 0; i < databases; ++i) dbs_.push_back(std::make_unique<Db>(i, this));
 }
@@ -42,6 +43,28 @@ void Shard::AllKeysModified(int db) {
     }
     watched_[i].clear();
   }
+}
+
+int64_t Shard::ScheduleSku(int db, std::string_view key, Sku& sku) {
+  int64_t next = sku.NextDeadline();
+  if (next == sku.scheduled_deadline_ms) return next;
+  if (sku.scheduled_deadline_ms != 0) {
+    sku_deadlines_.erase({sku.scheduled_deadline_ms, db, std::string(key)});
+  }
+  if (next != 0) sku_deadlines_.insert({next, db, std::string(key)});
+  sku.scheduled_deadline_ms = next;
+  return next;
+}
+
+std::vector<std::pair<int, std::string>> Shard::TakeDueSkus(int64_t now_ms, size_t max) {
+  std::vector<std::pair<int, std::string>> due;
+  while (!sku_deadlines_.empty() && due.size() < max) {
+    auto it = sku_deadlines_.begin();
+    if (std::get<0>(*it) > now_ms) break;
+    auto node = sku_deadlines_.extract(it);
+    due.emplace_back(std::get<1>(node.value()), std::move(std::get<2>(node.value())));
+  }
+  return due;
 }
 
 void Shard::OnKeyExpired(int db_index, std::string_view key) {

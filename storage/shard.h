@@ -3,6 +3,7 @@
 // A Shard is touched only by its own thread, or by a thread that holds it locked (see
 // server/engine.h); it has no mutex of its own. Counters read by INFO from other threads are
 // relaxed atomics written only by the owner.
+#include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 
 #include <atomic>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "storage/db.h"
+#include "storage/hot_keys.h"
+#include "storage/sku.h"
 
 namespace stockd::storage {
 
@@ -92,6 +95,21 @@ class Shard final : public ExpiryListener {
   // One cron pass: active expiry and table maintenance. Returns keys expired.
   size_t Cron(int64_t now_ms);
 
+  // Inventory deadlines. Each SKU with pending deadlines (reservations, admissions, tokens) is
+  // filed under its earliest one, so the server's deadline timer can find what is due without
+  // scanning. Entries of SKUs that were deleted or moved stay until due and are then dropped.
+  // Files `sku` (at `key` of `db`) under its current NextDeadline(); returns that deadline.
+  int64_t ScheduleSku(int db, std::string_view key, Sku& sku);
+  // Removes and returns up to `max` due entries, earliest first.
+  std::vector<std::pair<int, std::string>> TakeDueSkus(int64_t now_ms, size_t max);
+  // The earliest filed deadline (0: none).
+  int64_t next_sku_deadline_ms() const {
+    return sku_deadlines_.empty() ? 0 : std::get<0>(*sku_deadlines_.begin());
+  }
+
+  // Request rates of this shard's SKUs (SKU.HOT).
+  HotKeys hot_skus;
+
   RelaxedCounter expired_keys;
   // Writes applied to this shard's keys since start (Redis's "dirty" counter, summed for INFO).
   RelaxedCounter changes;
@@ -109,6 +127,7 @@ class Shard final : public ExpiryListener {
   std::vector<absl::flat_hash_map<std::string, BlockedQueue>> blocked_;  // per db
   size_t blocked_count_ = 0;                                             // keys with a queue
   std::vector<std::pair<int, std::string>> ready_;  // keys written since the last serve
+  absl::btree_set<std::tuple<int64_t, int, std::string>> sku_deadlines_;
 };
 
 }  // namespace stockd::storage

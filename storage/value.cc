@@ -48,6 +48,8 @@ const char* TypeName(ValueType t) {
       return "zset";
     case ValueType::kHash:
       return "hash";
+    case ValueType::kSku:
+      return "sku";
   }
   return "none";
 }

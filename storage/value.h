@@ -10,9 +10,9 @@
 
 namespace stockd::storage {
 
-enum class ValueType : uint8_t { kString, kList, kSet, kZSet, kHash };
+enum class ValueType : uint8_t { kString, kList, kSet, kZSet, kHash, kSku };
 
-// A collection value (list, set, sorted set, hash). Each type lives in its own file in storage/
+// A collection value (list, set, sorted set, hash, and stockd's SKU). Each type lives in its own file in storage/
 // and chooses its own encodings (small ones compact, large ones indexed). Virtual only for the
 // few questions every type must answer; the command families use the concrete type.
 class Collection {

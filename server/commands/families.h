@@ -1,9 +1,14 @@
 #pragma once
 // Handlers of every command family, one file per family in this folder. The table that names
 // each command and points to its handler is server/command_table.cc.
+#include <cstdint>
+#include <string_view>
+
 #include "server/command.h"
 
 namespace stockd::server {
+
+class Engine;
 
 // connection_family.cc
 void CmdPing(CmdArgs, CommandContext&);
@@ -180,5 +185,29 @@ void CmdExec(CmdArgs, CommandContext&);
 void CmdDiscard(CmdArgs, CommandContext&);
 void CmdWatch(CmdArgs, CommandContext&);
 void CmdUnwatch(CmdArgs, CommandContext&);
+
+// sku_family.cc (the inventory engine, docs/inventory.md)
+void CmdSkuSet(CmdArgs, CommandContext&);
+void CmdSkuGet(CmdArgs, CommandContext&);
+void CmdSkuRestock(CmdArgs, CommandContext&);
+void CmdSkuReserve(CmdArgs, CommandContext&);
+void CmdSkuDeduct(CmdArgs, CommandContext&);
+void CmdSkuCommit(CmdArgs, CommandContext&);
+void CmdSkuCancel(CmdArgs, CommandContext&);
+void CmdSkuOrder(CmdArgs, CommandContext&);
+void CmdSkuMReserve(CmdArgs, CommandContext&);
+void CmdSkuMCommit(CmdArgs, CommandContext&);
+void CmdSkuMCancel(CmdArgs, CommandContext&);
+void CmdSkuEnter(CmdArgs, CommandContext&);
+void CmdSkuTake(CmdArgs, CommandContext&);
+void CmdSkuLeave(CmdArgs, CommandContext&);
+void CmdSkuToken(CmdArgs, CommandContext&);
+void CmdSkuJournal(CmdArgs, CommandContext&);
+void CmdSkuHot(CmdArgs, CommandContext&);
+void CmdSkuCheck(CmdArgs, CommandContext&);
+// A SKU value was moved to `key` (RENAME): file its deadlines under the new name.
+void SkuMoved(CommandContext& ctx, std::string_view key);
+// The engine's deadline handler: expires what is due on the shard's SKUs.
+void RunSkuDeadlines(Engine& engine, uint32_t shard, int64_t now_ms);
 
 }  // namespace stockd::server

@@ -99,6 +99,7 @@ void RenameGeneric(CmdArgs args, CommandContext& ctx, bool nx) {
   dst_db.SetExpire(to, slot.expire_at_ms);  // also clears an expiry the old destination had
   ctx.KeyModified(src);
   ctx.KeyModified(dst);
+  if (to->val.value.type() == storage::ValueType::kSku) SkuMoved(ctx, dst);
   return nx ? rb.Integer(1) : rb.Ok();
 }
 

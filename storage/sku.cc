@@ -1,0 +1,598 @@
+#include "storage/sku.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace stockd::storage {
+
+const char* OrderStateName(OrderState s) {
+  switch (s) {
+    case OrderState::kReserved:
+      return "reserved";
+    case OrderState::kCommitted:
+      return "committed";
+    case OrderState::kCancelled:
+      return "cancelled";
+    case OrderState::kExpired:
+      return "expired";
+    case OrderState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+const char* OrderKindName(OrderKind k) {
+  switch (k) {
+    case OrderKind::kReserve:
+      return "reserve";
+    case OrderKind::kDeduct:
+      return "deduct";
+    case OrderKind::kMulti:
+      return "mreserve";
+  }
+  return "?";
+}
+
+const char* SkuErrorCode(SkuError e) {
+  switch (e) {
+    case SkuError::kNone:
+      return "";
+    case SkuError::kSoldOut:
+      return "SOLDOUT";
+    case SkuError::kFull:
+      return "FULL";
+    case SkuError::kLimit:
+      return "LIMIT";
+    case SkuError::kConflict:
+      return "CONFLICT";
+    case SkuError::kExpired:
+      return "EXPIRED";
+    case SkuError::kCancelled:
+      return "CANCELLED";
+    case SkuError::kCommitted:
+      return "COMMITTED";
+    case SkuError::kNoOrder:
+      return "NOORDER";
+    case SkuError::kBadToken:
+      return "BADTOKEN";
+    case SkuError::kNeedUser:
+    case SkuError::kTooMany:
+    case SkuError::kRange:
+    case SkuError::kPromised:
+      return "ERR";
+  }
+  return "ERR";
+}
+
+const char* JournalOpName(JournalOp op) {
+  switch (op) {
+    case JournalOp::kSet:
+      return "set";
+    case JournalOp::kRestock:
+      return "restock";
+    case JournalOp::kReserve:
+      return "reserve";
+    case JournalOp::kDeduct:
+      return "deduct";
+    case JournalOp::kCommit:
+      return "commit";
+    case JournalOp::kCancel:
+      return "cancel";
+    case JournalOp::kExpire:
+      return "expire";
+    case JournalOp::kEnter:
+      return "enter";
+    case JournalOp::kLeave:
+      return "leave";
+    case JournalOp::kHoldExpire:
+      return "hold-expire";
+  }
+  return "?";
+}
+
+namespace {
+
+size_t StringHeap(const std::string& s) {
+  return s.capacity() > kEmbeddedStringBytesMax ? s.capacity() + 1 : 0;
+}
+
+}  // namespace
+
+size_t Sku::HeapBytes() const {
+  // Node containers allocate one node per element plus a slot (a pointer and a control byte).
+  constexpr size_t kSlotBytes = sizeof(void*) + 1;
+  size_t n = sizeof(Sku);
+  for (const auto& [id, o] : orders_) {
+    n += sizeof(OrderMap::value_type) + kSlotBytes + StringHeap(id) + StringHeap(o.user);
+  }
+  n += order_deadlines_.size() * sizeof(std::tuple<int64_t, uint64_t, OrderRef>);
+  n += user_units_.size() * (sizeof(std::pair<std::string, int64_t>) + 1);
+  n += admissions_.size() * (sizeof(AdmissionMap::value_type) + kSlotBytes +
+                             sizeof(std::tuple<int64_t, uint64_t, AdmissionRef>));
+  n += queue_.capacity() * sizeof(queue_[0]);
+  n += tokens_.size() * (sizeof(TokenMap::value_type) + kSlotBytes +
+                         sizeof(std::tuple<int64_t, uint64_t, TokenRef>));
+  n += restocks_.size() * (sizeof(std::pair<std::string, std::pair<int64_t, int64_t>>) + 1);
+  for (const JournalRecord& r : journal_) n += StringHeap(r.order) + StringHeap(r.user);
+  n += journal_.capacity() * sizeof(JournalRecord);
+  return n;
+}
+
+int64_t Sku::UserUnits(std::string_view user) const {
+  auto it = user_units_.find(user);
+  return it == user_units_.end() ? 0 : it->second;
+}
+
+int64_t Sku::AdmissionRoom() const {
+  int64_t room = std::min(c_.available(), kSkuAdmissionsMax - c_.held);
+  if (s_.queue_capacity != kSkuQueueAuto) room = std::min(room, s_.queue_capacity - c_.held);
+  return room;
+}
+
+int64_t Sku::NextDeadline() const {
+  int64_t next = 0;
+  auto consider = [&](int64_t at) {
+    if (next == 0 || at < next) next = at;
+  };
+  if (!order_deadlines_.empty()) consider(std::get<0>(*order_deadlines_.begin()));
+  if (!admission_deadlines_.empty()) consider(std::get<0>(*admission_deadlines_.begin()));
+  if (!token_deadlines_.empty()) consider(std::get<0>(*token_deadlines_.begin()));
+  return next;
+}
+
+size_t Sku::Advance(int64_t now_ms, size_t max_changes) {
+  size_t changes = 0;
+  // Due items in deadline order; on a tie, orders before admissions before tokens. Replay runs
+  // the same loop on the same state, so it expires the same items in the same order.
+  while (changes < max_changes) {
+    int64_t best = std::numeric_limits<int64_t>::max();
+    int kind = -1;
+    if (!order_deadlines_.empty() && std::get<0>(*order_deadlines_.begin()) <= now_ms) {
+      best = std::get<0>(*order_deadlines_.begin());
+      kind = 0;
+    }
+    if (!admission_deadlines_.empty()) {
+      int64_t at = std::get<0>(*admission_deadlines_.begin());
+      if (at <= now_ms && at < best) {
+        best = at;
+        kind = 1;
+      }
+    }
+    if (!token_deadlines_.empty()) {
+      int64_t at = std::get<0>(*token_deadlines_.begin());
+      if (at <= now_ms && at < best) {
+        best = at;
+        kind = 2;
+      }
+    }
+    if (kind < 0) break;
+    ++changes;
+    if (kind == 0) {
+      EndOrder(std::get<2>(*order_deadlines_.begin()), OrderState::kExpired, now_ms);
+    } else if (kind == 1) {
+      AdmissionRef a = std::get<2>(*admission_deadlines_.begin());
+      std::string user = a->first;
+      SkuCounters c = c_;
+      c.held -= 1;
+      Apply(c);
+      RemoveAdmission(admissions_.find(user));
+      Record(JournalOp::kHoldExpire, now_ms, "", user, 1);
+    } else {
+      TokenRef t = std::get<2>(*token_deadlines_.begin());
+      RemoveToken(tokens_.find(t->first));
+    }
+  }
+  return changes;
+}
+
+SkuError Sku::Apply(const SkuCounters& c) {
+  if (c.reserved < 0 || c.held < 0 || c.safety < 0 || c.on_hand < 0 || c.sold < c_.sold ||
+      c.available() < 0 || c.on_hand > kSkuUnitsMax || c.sold > kSkuUnitsMax * 2) {
+    return SkuError::kRange;
+  }
+  c_ = c;
+  return SkuError::kNone;
+}
+
+void Sku::Record(JournalOp op, int64_t now_ms, std::string_view order, std::string_view user,
+                 int64_t qty) {
+  JournalRecord r;
+  r.id = next_journal_id_++;
+  r.time_ms = now_ms;
+  r.op = op;
+  r.order = order;
+  r.user = user;
+  r.qty = qty;
+  r.after = c_;
+  if (journal_.size() < kSkuJournalRecordsMax) {
+    journal_.push_back(std::move(r));
+  } else {
+    journal_[(r.id - 1) % kSkuJournalRecordsMax] = std::move(r);
+  }
+}
+
+void Sku::AddUserUnits(std::string_view user, int64_t delta) {
+  if (user.empty() || delta == 0) return;
+  auto [it, inserted] = user_units_.try_emplace(user, 0);
+  it->second += delta;
+  if (it->second == 0) user_units_.erase(it);
+}
+
+void Sku::EndOrder(OrderRef o, OrderState state, int64_t now_ms) {
+  Order& order = o->second;
+  if (order.deadline_ms != 0) {
+    order_deadlines_.erase({order.deadline_ms, order.seq, o});
+  } else {
+    --open_without_deadline_;
+  }
+  SkuCounters c = c_;
+  c.reserved -= order.qty;
+  JournalOp op;
+  if (state == OrderState::kCommitted) {
+    c.on_hand -= order.qty;
+    c.sold += order.qty;
+    op = JournalOp::kCommit;
+  } else {
+    AddUserUnits(order.user, -order.qty);
+    op = state == OrderState::kCancelled ? JournalOp::kCancel : JournalOp::kExpire;
+  }
+  Apply(c);
+  order.state = state;
+  order.ended_ms = now_ms;
+  Record(op, now_ms, o->first, order.user, order.qty);
+}
+
+void Sku::RemoveAdmission(AdmissionMap::iterator it) {
+  admission_deadlines_.erase({it->second.deadline_ms, it->second.ticket, &*it});
+  if (!it->second.taken) --untaken_;
+  admissions_.erase(it);
+}
+
+void Sku::RemoveToken(TokenMap::iterator it) {
+  token_deadlines_.erase({it->second.deadline_ms, it->second.seq, &*it});
+  tokens_.erase(it);
+}
+
+SkuError Sku::Set(const SkuSetArgs& a, int64_t now_ms) {
+  Advance(now_ms);
+  SkuCounters c = c_;
+  c.on_hand = a.on_hand;
+  if (a.safety) c.safety = *a.safety;
+  SkuSettings s = s_;
+  if (a.limit) s.limit = *a.limit;
+  if (a.ttl_ms) s.ttl_ms = *a.ttl_ms;
+  if (a.queue_capacity) s.queue_capacity = *a.queue_capacity;
+  if (a.hold_ms) s.hold_ms = *a.hold_ms;
+  if (a.tokens) s.tokens = *a.tokens;
+  // Units already promised (reserved, held) must stay covered: never oversell to reconfigure.
+  if (c.available() < 0) return SkuError::kPromised;
+  if (s.queue_capacity != kSkuQueueAuto && s.queue_capacity < c.held) return SkuError::kPromised;
+  if (SkuError e = Apply(c); e != SkuError::kNone) return e;
+  s_ = s;
+  Record(JournalOp::kSet, now_ms, "", "", c.on_hand);
+  return SkuError::kNone;
+}
+
+SkuError Sku::Restock(std::string_view id, int64_t qty, int64_t now_ms, int64_t* on_hand_after) {
+  Advance(now_ms);
+  if (auto it = restocks_.find(id); it != restocks_.end()) {
+    if (it->second.first != qty) return SkuError::kConflict;
+    *on_hand_after = it->second.second;
+    return SkuError::kNone;
+  }
+  SkuCounters c = c_;
+  c.on_hand += qty;
+  if (SkuError e = Apply(c); e != SkuError::kNone) return e;
+  restocks_.emplace(id, std::make_pair(qty, c_.on_hand));
+  *on_hand_after = c_.on_hand;
+  Record(JournalOp::kRestock, now_ms, id, "", qty);
+  return SkuError::kNone;
+}
+
+SkuError Sku::RetryOutcome(const Order& o, int64_t qty, std::string_view user, OrderKind kind) {
+  if (o.qty != qty || o.user != user || o.kind != kind) return SkuError::kConflict;
+  return o.state == OrderState::kFailed ? o.reason : SkuError::kNone;
+}
+
+SkuError Sku::Refuse(std::string_view order_id, int64_t qty, std::string_view user, OrderKind kind,
+                     SkuError reason, int64_t now_ms, const Order** order) {
+  // Remembered, so that a retry stays refused even after a restock (a stale retry must not
+  // succeed where the original failed).
+  Order o;
+  o.user = user;
+  o.qty = qty;
+  o.created_ms = now_ms;
+  o.ended_ms = now_ms;
+  o.seq = next_seq_++;
+  o.state = OrderState::kFailed;
+  o.kind = kind;
+  o.reason = reason;
+  auto [it, inserted] = orders_.emplace(order_id, std::move(o));
+  if (order) *order = &it->second;
+  return reason;
+}
+
+void Sku::RecordFailure(std::string_view order_id, int64_t qty, std::string_view user,
+                        OrderKind kind, SkuError reason, int64_t now_ms) {
+  if (orders_.contains(order_id)) return;
+  Refuse(order_id, qty, user, kind, reason, now_ms, nullptr);
+}
+
+SkuError Sku::CheckReserve(std::string_view order_id, int64_t qty, std::string_view user,
+                           OrderKind kind, int64_t now_ms, bool* retry) {
+  Advance(now_ms);
+  *retry = false;
+  if (auto it = orders_.find(order_id); it != orders_.end()) {
+    *retry = true;
+    return RetryOutcome(it->second, qty, user, kind);
+  }
+  if (s_.limit > 0 && user.empty()) return SkuError::kNeedUser;
+  if (s_.limit > 0 && UserUnits(user) + qty > s_.limit) return SkuError::kLimit;
+  int64_t from_hold = !user.empty() && admissions_.contains(user) ? 1 : 0;
+  if (c_.available() + from_hold < qty) return SkuError::kSoldOut;
+  return SkuError::kNone;
+}
+
+SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view user, int64_t ttl_ms,
+                      OrderKind kind, int64_t now_ms, const Order** order) {
+  Advance(now_ms);
+  if (auto it = orders_.find(order_id); it != orders_.end()) {
+    *order = &it->second;
+    return RetryOutcome(it->second, qty, user, kind);
+  }
+  if (s_.limit > 0 && user.empty()) return SkuError::kNeedUser;
+  if (s_.limit > 0 && UserUnits(user) + qty > s_.limit) {
+    return Refuse(order_id, qty, user, kind, SkuError::kLimit, now_ms, order);
+  }
+  // An admitted user's held unit becomes part of the order instead of being counted twice.
+  auto admission = user.empty() ? admissions_.end() : admissions_.find(user);
+  SkuCounters c = c_;
+  if (admission != admissions_.end()) c.held -= 1;
+  if (kind == OrderKind::kDeduct) {
+    c.on_hand -= qty;
+    c.sold += qty;
+  } else {
+    c.reserved += qty;
+  }
+  if (c.available() < 0)
+    return Refuse(order_id, qty, user, kind, SkuError::kSoldOut, now_ms, order);
+  if (SkuError e = Apply(c); e != SkuError::kNone) return e;
+  if (admission != admissions_.end()) RemoveAdmission(admission);
+  AddUserUnits(user, qty);
+
+  Order o;
+  o.user = user;
+  o.qty = qty;
+  o.created_ms = now_ms;
+  o.seq = next_seq_++;
+  o.kind = kind;
+  auto [it, inserted] = orders_.emplace(order_id, std::move(o));
+  Order& stored = it->second;
+  if (kind == OrderKind::kDeduct) {
+    stored.state = OrderState::kCommitted;
+    stored.ended_ms = now_ms;
+    Record(JournalOp::kDeduct, now_ms, order_id, user, qty);
+  } else {
+    int64_t ttl = ttl_ms < 0 ? s_.ttl_ms : ttl_ms;
+    if (ttl > 0) {
+      stored.deadline_ms = now_ms + ttl;
+      order_deadlines_.insert({stored.deadline_ms, stored.seq, &*it});
+    } else {
+      ++open_without_deadline_;
+    }
+    Record(JournalOp::kReserve, now_ms, order_id, user, qty);
+  }
+  *order = &stored;
+  return SkuError::kNone;
+}
+
+namespace {
+
+// What Commit (commit == true) or Cancel does to an order in each state.
+SkuError EndOutcome(const Order& o, bool commit) {
+  switch (o.state) {
+    case OrderState::kReserved:
+      return SkuError::kNone;
+    case OrderState::kCommitted:
+      return commit ? SkuError::kNone : SkuError::kCommitted;
+    case OrderState::kCancelled:
+      return commit ? SkuError::kCancelled : SkuError::kNone;
+    case OrderState::kExpired:
+      return SkuError::kExpired;
+    case OrderState::kFailed:
+      return o.reason;
+  }
+  return SkuError::kNoOrder;
+}
+
+}  // namespace
+
+SkuError Sku::CheckCommit(std::string_view order_id, int64_t now_ms) {
+  Advance(now_ms);
+  auto it = orders_.find(order_id);
+  return it == orders_.end() ? SkuError::kNoOrder : EndOutcome(it->second, /*commit=*/true);
+}
+
+SkuError Sku::CheckCancel(std::string_view order_id, int64_t now_ms) {
+  Advance(now_ms);
+  auto it = orders_.find(order_id);
+  return it == orders_.end() ? SkuError::kNoOrder : EndOutcome(it->second, /*commit=*/false);
+}
+
+SkuError Sku::Commit(std::string_view order_id, int64_t now_ms, const Order** order) {
+  // Advance first: a commit at or after the deadline loses to the expiry, whether or not the
+  // timer has fired yet, so the outcome depends only on the times.
+  Advance(now_ms);
+  auto it = orders_.find(order_id);
+  if (it == orders_.end()) return SkuError::kNoOrder;
+  *order = &it->second;
+  SkuError e = EndOutcome(it->second, /*commit=*/true);
+  if (e == SkuError::kNone && it->second.state == OrderState::kReserved) {
+    EndOrder(&*it, OrderState::kCommitted, now_ms);
+  }
+  return e;
+}
+
+SkuError Sku::Cancel(std::string_view order_id, int64_t now_ms, const Order** order) {
+  Advance(now_ms);
+  auto it = orders_.find(order_id);
+  if (it == orders_.end()) return SkuError::kNoOrder;
+  *order = &it->second;
+  SkuError e = EndOutcome(it->second, /*commit=*/false);
+  if (e == SkuError::kNone && it->second.state == OrderState::kReserved) {
+    EndOrder(&*it, OrderState::kCancelled, now_ms);
+  }
+  return e;
+}
+
+const Order* Sku::FindOrder(std::string_view order_id) const {
+  auto it = orders_.find(order_id);
+  return it == orders_.end() ? nullptr : &it->second;
+}
+
+const Admission* Sku::FindAdmission(std::string_view user) const {
+  auto it = admissions_.find(user);
+  return it == admissions_.end() ? nullptr : &it->second;
+}
+
+SkuError Sku::Enter(std::string_view user, const std::string_view* token, int64_t now_ms,
+                    const Admission** admission) {
+  Advance(now_ms);
+  if (auto it = admissions_.find(user); it != admissions_.end()) {
+    *admission = &it->second;
+    return SkuError::kNone;
+  }
+  if (s_.limit > 0 && UserUnits(user) >= s_.limit) return SkuError::kLimit;
+  TokenMap::iterator tok = tokens_.end();
+  if (s_.tokens) {
+    if (token != nullptr) tok = tokens_.find(*token);
+    if (tok == tokens_.end() || tok->second.user != user) return SkuError::kBadToken;
+  }
+  if (AdmissionRoom() < 1) {
+    // Nothing promised and nothing left: sold out, not merely full.
+    return c_.reserved + c_.held > 0 || c_.available() > 0 ? SkuError::kFull : SkuError::kSoldOut;
+  }
+  SkuCounters c = c_;
+  c.held += 1;
+  if (SkuError e = Apply(c); e != SkuError::kNone) return e;
+  if (tok != tokens_.end()) RemoveToken(tok);  // used once, and only by a new admission
+  Admission a;
+  a.ticket = next_ticket_++;
+  a.admitted_ms = now_ms;
+  a.deadline_ms = now_ms + s_.hold_ms;
+  auto [it, inserted] = admissions_.emplace(user, a);
+  admission_deadlines_.insert({a.deadline_ms, a.ticket, &*it});
+  queue_.emplace_back(a.ticket, std::string(user));
+  ++untaken_;
+  Record(JournalOp::kEnter, now_ms, "", user, 1);
+  *admission = &it->second;
+  return SkuError::kNone;
+}
+
+std::vector<std::pair<std::string, Admission>> Sku::Take(size_t count, int64_t now_ms) {
+  Advance(now_ms);
+  std::vector<std::pair<std::string, Admission>> out;
+  while (out.size() < count && queue_head_ < queue_.size()) {
+    auto& [ticket, user] = queue_[queue_head_++];
+    auto it = admissions_.find(user);
+    // Entries of admissions that ended (converted, left, expired) are skipped here.
+    if (it == admissions_.end() || it->second.ticket != ticket || it->second.taken) continue;
+    it->second.taken = true;
+    --untaken_;
+    out.emplace_back(user, it->second);
+  }
+  // Drop the consumed prefix once it is most of the vector (amortised O(1) per entry).
+  if (queue_head_ > 64 && queue_head_ * 2 > queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
+  }
+  return out;
+}
+
+bool Sku::Leave(std::string_view user, int64_t now_ms) {
+  Advance(now_ms);
+  auto it = admissions_.find(user);
+  if (it == admissions_.end()) return false;
+  SkuCounters c = c_;
+  c.held -= 1;
+  Apply(c);
+  RemoveAdmission(it);
+  Record(JournalOp::kLeave, now_ms, "", user, 1);
+  return true;
+}
+
+SkuError Sku::IssueToken(std::string_view token, std::string_view user, int64_t ttl_ms,
+                         int64_t now_ms) {
+  Advance(now_ms);
+  if (tokens_.size() >= kSkuTokensMax) return SkuError::kTooMany;
+  Token t;
+  t.user = user;
+  t.deadline_ms = now_ms + ttl_ms;
+  t.seq = next_seq_++;
+  auto [it, inserted] = tokens_.emplace(token, std::move(t));
+  if (!inserted) return SkuError::kConflict;
+  token_deadlines_.insert({it->second.deadline_ms, it->second.seq, &*it});
+  return SkuError::kNone;
+}
+
+std::vector<const JournalRecord*> Sku::Journal(uint64_t after, size_t count) const {
+  std::vector<const JournalRecord*> out;
+  uint64_t first = next_journal_id_ - journal_.size();
+  uint64_t id = std::max(after + 1, first);
+  // after + 1 overflows only for after == UINT64_MAX, which is past every id anyway.
+  if (after == std::numeric_limits<uint64_t>::max()) return out;
+  for (; id < next_journal_id_ && out.size() < count; ++id) {
+    out.push_back(&journal_[(id - 1) % kSkuJournalRecordsMax]);
+  }
+  return out;
+}
+
+std::string Sku::CheckInvariants() const {
+  const SkuCounters& c = c_;
+  if (c.available() < 0) return fmt::format("available {} < 0", c.available());
+  if (c.reserved < 0 || c.held < 0 || c.sold < 0 || c.safety < 0 || c.on_hand < 0) {
+    return "a counter is negative";
+  }
+  int64_t reserved = 0;
+  size_t with_deadline = 0, without_deadline = 0;
+  IdMap<int64_t> units;
+  for (const auto& [id, o] : orders_) {
+    if (o.state == OrderState::kReserved) {
+      reserved += o.qty;
+      (o.deadline_ms != 0 ? with_deadline : without_deadline)++;
+      if (o.ended_ms != 0) return fmt::format("open order '{}' has an end time", id);
+    } else if (o.ended_ms == 0) {
+      return fmt::format("order '{}' in state {} has no end time", id, OrderStateName(o.state));
+    }
+    if ((o.state == OrderState::kReserved || o.state == OrderState::kCommitted) &&
+        !o.user.empty()) {
+      units[o.user] += o.qty;
+    }
+  }
+  if (reserved != c.reserved) {
+    return fmt::format("reserved {} != sum of open reservations {}", c.reserved, reserved);
+  }
+  if (with_deadline != order_deadlines_.size() || without_deadline != open_without_deadline_) {
+    return "the deadline index does not match the open reservations";
+  }
+  if (units.size() != user_units_.size()) return "per-user units disagree with the orders";
+  for (const auto& [user, n] : units) {
+    if (UserUnits(user) != n) {
+      return fmt::format("user '{}' holds {} units by orders but {} by count", user, n,
+                         UserUnits(user));
+    }
+  }
+  if (static_cast<int64_t>(admissions_.size()) != c.held) {
+    return fmt::format("held {} != live admissions {}", c.held, admissions_.size());
+  }
+  if (admission_deadlines_.size() != admissions_.size()) return "admission index mismatch";
+  size_t untaken = 0;
+  for (const auto& [user, a] : admissions_) untaken += a.taken ? 0 : 1;
+  if (untaken != untaken_) return "untaken admissions miscounted";
+  if (token_deadlines_.size() != tokens_.size()) return "token index mismatch";
+  return "";
+}
+
+}  // namespace stockd::storage

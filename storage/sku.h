@@ -1,0 +1,296 @@
+#pragma once
+// A SKU: the inventory object stockd exists for (docs/inventory.md). It lives in the keyspace as
+// a value of type "sku" and owns, besides its counters and settings, everything whose
+// consistency with the counters must be atomic: the orders (reservations, deductions and the
+// outcome of every order id ever seen, for idempotency), per-user unit counts, the admission
+// queue, one-time tokens, restock ids and the journal of changes.
+//
+// Every operation is a pure function of (state, arguments, now_ms): no clock reads, no
+// randomness (a token's value is chosen by the caller). That is what lets the write-ahead log
+// and a standby replay an operation and reach the same state. Expiry is an operation too:
+// Advance(now_ms) expires everything due, and every operation calls it first, so the outcome of
+// an operation never depends on whether a timer happened to fire before it.
+//
+// Invariants (CheckInvariants verifies all of them; the O(1) ones are checked after every
+// change):
+//   available = on_hand - safety - reserved - held >= 0   (no oversell)
+//   reserved >= 0, held >= 0, sold never decreases
+//   reserved == sum of qty over orders in state reserved
+//   held == number of live admissions
+//   user units == sum of qty over that user's reserved and committed orders
+//   each order reaches at most one terminal state (states only move reserved -> terminal)
+#include <absl/container/btree_set.h>
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "storage/dict.h"
+#include "storage/value.h"
+
+namespace stockd::storage {
+
+// Limits (docs/configuration.md lists each with its test).
+// Any unit count (on_hand, safety, a quantity, a restock): far below INT64_MAX, so no sum of
+// counters can overflow.
+inline constexpr int64_t kSkuUnitsMax = 1'000'000'000'000'000;  // units
+// Order ids, user ids, restock ids and tokens.
+inline constexpr size_t kSkuIdBytesMax = 256;  // bytes
+// Any duration argument (TTL, HOLD): one year.
+inline constexpr int64_t kSkuDurationMsMax = 365LL * 24 * 3600 * 1000;  // ms
+// Journal records kept per SKU; older ones are dropped (ids stay contiguous, so a reader sees
+// the gap).
+inline constexpr size_t kSkuJournalRecordsMax = 100'000;  // records
+// Live admissions per SKU (QUEUE AUTO is bounded by this too).
+inline constexpr int64_t kSkuAdmissionsMax = 10'000'000;  // admissions
+// Outstanding (unused, unexpired) tokens per SKU.
+inline constexpr size_t kSkuTokensMax = 1'000'000;  // tokens
+
+// Defaults of the per-SKU settings.
+inline constexpr int64_t kSkuReserveTtlDefaultMs = 15 * 60 * 1000;  // ms: unpaid order timeout
+inline constexpr int64_t kSkuHoldDefaultMs = 60 * 1000;             // ms: admission hold
+inline constexpr int64_t kSkuTokenTtlDefaultMs = 60 * 1000;         // ms: token lifetime
+inline constexpr int64_t kSkuQueueAuto = -1;  // queue capacity: as much as is sellable
+
+// Outcome codes; the server layer turns each into an error whose first word is the code.
+enum class SkuError : uint8_t {
+  kNone,
+  kSoldOut,    // not enough available units
+  kFull,       // admission queue full: every sellable unit is held or reserved
+  kLimit,      // per-user limit reached
+  kConflict,   // same id, different arguments
+  kExpired,    // the order expired
+  kCancelled,  // the order was cancelled
+  kCommitted,  // the order is committed (cannot be cancelled)
+  kNoOrder,    // no such order
+  kBadToken,   // token missing, unknown, used, expired, or another user's
+  kNeedUser,   // the SKU has a per-user limit, so USER is required
+  kTooMany,    // a per-SKU limit (admissions, tokens) is reached
+  kRange,      // a counter would leave its range
+  kPromised,   // SKU.SET would promise fewer units than are reserved and held
+};
+
+enum class OrderState : uint8_t { kReserved, kCommitted, kCancelled, kExpired, kFailed };
+// How the order was made: a retry must match.
+enum class OrderKind : uint8_t { kReserve, kDeduct, kMulti };
+
+const char* OrderStateName(OrderState s);
+const char* OrderKindName(OrderKind k);
+const char* SkuErrorCode(SkuError e);  // "SOLDOUT", ...
+
+struct Order {
+  std::string user;  // "" when the order named no user
+  int64_t qty = 0;
+  int64_t created_ms = 0;
+  int64_t deadline_ms = 0;  // while reserved: when it expires (0: never)
+  int64_t ended_ms = 0;     // when it reached its terminal state (0 while reserved)
+  uint64_t seq = 0;         // creation order, breaks deadline ties deterministically
+  OrderState state = OrderState::kReserved;
+  OrderKind kind = OrderKind::kReserve;
+  SkuError reason = SkuError::kNone;  // kFailed: why
+  bool terminal() const { return state != OrderState::kReserved; }
+};
+
+struct Admission {
+  uint64_t ticket = 0;  // FIFO position, unique per SKU
+  int64_t admitted_ms = 0;
+  int64_t deadline_ms = 0;  // the held unit returns at this time unless converted
+  bool taken = false;       // handed to the order service by SKU.TAKE
+};
+
+struct Token {
+  std::string user;
+  int64_t deadline_ms = 0;
+  uint64_t seq = 0;
+};
+
+struct SkuCounters {
+  int64_t on_hand = 0;
+  int64_t safety = 0;
+  int64_t reserved = 0;
+  int64_t sold = 0;
+  int64_t held = 0;
+  int64_t available() const { return on_hand - safety - reserved - held; }
+};
+
+struct SkuSettings {
+  int64_t limit = 0;                         // units per user (reserved + committed); 0: no limit
+  int64_t ttl_ms = kSkuReserveTtlDefaultMs;  // 0: reservations never expire
+  int64_t queue_capacity = kSkuQueueAuto;    // admissions held at once; kSkuQueueAuto or >= 0
+  int64_t hold_ms = kSkuHoldDefaultMs;
+  bool tokens = false;  // SKU.ENTER requires a one-time token
+};
+
+// SKU.SET's arguments: what is not given keeps its value (or its default, on creation).
+struct SkuSetArgs {
+  int64_t on_hand = 0;
+  std::optional<int64_t> safety, limit, ttl_ms, queue_capacity, hold_ms;
+  std::optional<bool> tokens;
+};
+
+enum class JournalOp : uint8_t {
+  kSet,
+  kRestock,
+  kReserve,
+  kDeduct,
+  kCommit,
+  kCancel,
+  kExpire,
+  kEnter,
+  kLeave,
+  kHoldExpire,
+};
+const char* JournalOpName(JournalOp op);
+
+struct JournalRecord {
+  uint64_t id = 0;  // contiguous per SKU, from 1
+  int64_t time_ms = 0;
+  JournalOp op = JournalOp::kSet;
+  std::string order;  // order id, restock id, or ""
+  std::string user;
+  int64_t qty = 0;
+  SkuCounters after;
+};
+
+// Hash and equality for the SKU's maps, keyed by std::string and looked up by std::string_view
+// without a copy (this Abseil's own string_view is not std::string_view).
+struct IdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return HashBytes(s); }
+};
+struct IdEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+};
+template <typename V>
+using IdMap = absl::flat_hash_map<std::string, V, IdHash, IdEq>;
+template <typename V>
+using IdNodeMap = absl::node_hash_map<std::string, V, IdHash, IdEq>;
+
+class Sku final : public Collection {
+ public:
+  using OrderMap = IdNodeMap<Order>;
+  using AdmissionMap = IdNodeMap<Admission>;
+  using TokenMap = IdNodeMap<Token>;
+
+  Sku() = default;
+
+  size_t size() const override { return orders_.size(); }
+  const char* EncodingName() const override { return "sku"; }
+  size_t HeapBytes() const override;
+
+  const SkuCounters& counters() const { return c_; }
+  const SkuSettings& settings() const { return s_; }
+  size_t open_orders() const { return order_deadlines_.size() + open_without_deadline_; }
+  size_t orders() const { return orders_.size(); }
+  size_t admissions() const { return admissions_.size(); }
+  size_t tokens() const { return tokens_.size(); }
+  uint64_t last_journal_id() const { return next_journal_id_ - 1; }
+  // Units this user holds in reserved and committed orders.
+  int64_t UserUnits(std::string_view user) const;
+  // Sellable units an admission may still claim (the queue's capacity left right now).
+  int64_t AdmissionRoom() const;
+
+  // Expires what is due at now_ms (reservations, admissions, tokens), in deadline order, at
+  // most `max_changes` items, recording a journal entry for each change. Returns the number of
+  // items expired.
+  size_t Advance(int64_t now_ms, size_t max_changes = SIZE_MAX);
+  // The earliest pending deadline (0: none): when Advance next has work.
+  int64_t NextDeadline() const;
+
+  // The operations. Each first calls Advance(now_ms). On an error nothing changes, except
+  // where noted (a refused order is remembered as failed, so that a retry stays refused).
+  SkuError Set(const SkuSetArgs& a, int64_t now_ms);
+  // *on_hand_after: on_hand right after this restock (the same on a retry).
+  SkuError Restock(std::string_view id, int64_t qty, int64_t now_ms, int64_t* on_hand_after);
+  // Reserve (kReserve, ttl_ms as given or the SKU's default) or deduct (kDeduct). A retry with
+  // the same arguments returns the stored outcome; *order is the order afterwards (also on a
+  // remembered failure). ttl_ms < 0: the SKU's default.
+  SkuError Reserve(std::string_view order_id, int64_t qty, std::string_view user, int64_t ttl_ms,
+                   OrderKind kind, int64_t now_ms, const Order** order);
+  // Checks, changing nothing but Advance, whether Reserve(kMulti...) would succeed. Returns
+  // kNone when it would (or when it is a retry of an order that succeeded: *retry is then set),
+  // otherwise the error Reserve would give.
+  SkuError CheckReserve(std::string_view order_id, int64_t qty, std::string_view user,
+                        OrderKind kind, int64_t now_ms, bool* retry);
+  // Remembers order_id as failed with `reason` (a multi-SKU order refused by another SKU).
+  void RecordFailure(std::string_view order_id, int64_t qty, std::string_view user, OrderKind kind,
+                     SkuError reason, int64_t now_ms);
+  SkuError Commit(std::string_view order_id, int64_t now_ms, const Order** order);
+  SkuError Cancel(std::string_view order_id, int64_t now_ms, const Order** order);
+  // What Commit/Cancel would return, changing nothing but Advance.
+  SkuError CheckCommit(std::string_view order_id, int64_t now_ms);
+  SkuError CheckCancel(std::string_view order_id, int64_t now_ms);
+  const Order* FindOrder(std::string_view order_id) const;
+
+  // Admission. Enter admits `user` (or returns their live admission) holding one unit. `token`
+  // is required when settings().tokens (null: none given) and is consumed by a new admission.
+  SkuError Enter(std::string_view user, const std::string_view* token, int64_t now_ms,
+                 const Admission** admission);
+  // Hands up to `count` admitted, not yet taken users to the order service, oldest first.
+  std::vector<std::pair<std::string, Admission>> Take(size_t count, int64_t now_ms);
+  bool HasUntaken() const { return untaken_ != 0; }
+  // Releases the user's admission and its unit. Returns whether there was one.
+  bool Leave(std::string_view user, int64_t now_ms);
+  const Admission* FindAdmission(std::string_view user) const;
+  // Issues `token` (chosen by the caller, unique) to `user` until now_ms + ttl_ms.
+  SkuError IssueToken(std::string_view token, std::string_view user, int64_t ttl_ms,
+                      int64_t now_ms);
+
+  // Records with id > after, at most `count`, oldest first.
+  std::vector<const JournalRecord*> Journal(uint64_t after, size_t count) const;
+
+  // Verifies every invariant in the file comment by recounting. Returns "" or what is wrong.
+  std::string CheckInvariants() const;
+
+  // The deadline this SKU is filed under in its shard's deadline index (see Shard).
+  int64_t scheduled_deadline_ms = 0;
+
+ private:
+  using OrderRef = OrderMap::value_type*;
+  using AdmissionRef = AdmissionMap::value_type*;
+  using TokenRef = TokenMap::value_type*;
+
+  // Applies `c` if it keeps the invariants; kRange otherwise (nothing changes).
+  SkuError Apply(const SkuCounters& c);
+  void Record(JournalOp op, int64_t now_ms, std::string_view order, std::string_view user,
+              int64_t qty);
+  // Ends a reserved order (commit, cancel or expiry): counters, user units, deadline index.
+  void EndOrder(OrderRef o, OrderState state, int64_t now_ms);
+  void AddUserUnits(std::string_view user, int64_t delta);
+  void RemoveAdmission(AdmissionMap::iterator it);
+  void RemoveToken(TokenMap::iterator it);
+  SkuError Refuse(std::string_view order_id, int64_t qty, std::string_view user, OrderKind kind,
+                  SkuError reason, int64_t now_ms, const Order** order);
+  // The stored outcome of a retried order, or kConflict when the arguments differ.
+  static SkuError RetryOutcome(const Order& o, int64_t qty, std::string_view user, OrderKind kind);
+
+  SkuCounters c_;
+  SkuSettings s_;
+  OrderMap orders_;
+  absl::btree_set<std::tuple<int64_t, uint64_t, OrderRef>> order_deadlines_;
+  size_t open_without_deadline_ = 0;  // reserved orders with TTL 0
+  IdMap<int64_t> user_units_;         // users with units > 0
+  AdmissionMap admissions_;
+  absl::btree_set<std::tuple<int64_t, uint64_t, AdmissionRef>> admission_deadlines_;
+  std::vector<std::pair<uint64_t, std::string>> queue_;  // FIFO (ticket, user) for Take
+  size_t queue_head_ = 0;  // queue_[queue_head_..] not yet taken or dropped
+  size_t untaken_ = 0;     // live admissions not yet taken
+  uint64_t next_ticket_ = 1;
+  TokenMap tokens_;
+  absl::btree_set<std::tuple<int64_t, uint64_t, TokenRef>> token_deadlines_;
+  IdMap<std::pair<int64_t, int64_t>> restocks_;  // id -> qty, after
+  // Ring of the last kSkuJournalRecordsMax records: journal_[(id - 1) % capacity].
+  std::vector<JournalRecord> journal_;
+  uint64_t next_journal_id_ = 1;
+  uint64_t next_seq_ = 1;
+};
+
+}  // namespace stockd::storage
