@@ -6,7 +6,7 @@ PORT      ?= 6379
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration fuzz bench bench-micro format clean
+.PHONY: all deps build run test unit integration fuzz bench bench-inventory bench-micro format clean
 
 all: build
 
@@ -48,6 +48,10 @@ fuzz: deps
 
 bench: build
 	bash bench/compare
+
+# Flash-sale deduction: Redis + Lua scripts (EVALSHA) against stockd's SKU.* commands.
+bench-inventory: build
+	bash bench/inventory
 
 bench-micro: build
 	$(BUILD_DIR)/bench/protocol_bench

@@ -165,6 +165,11 @@ def print_table(opts, tests, results):
             rows.append([test, str(pipeline), fmt(rps_a, 0), fmt(rps_b, 0), fmt(ratio, 2),
                          fmt(median_of(sa, "p99_ms"), 3), fmt(median_of(sb, "p99_ms"), 3),
                          fmt(median_of(sa, "p50_ms"), 3), fmt(median_of(sb, "p50_ms"), 3)])
+    print_rows(header, rows)
+
+
+def print_rows(header, rows):
+    """Prints a table of strings: the first column left-aligned, the others right-aligned."""
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
                      for i, (h, w) in enumerate(zip(header, widths)))
