@@ -92,6 +92,8 @@ const char* JournalOpName(JournalOp op) {
   return "?";
 }
 
+const Sku::Book Sku::kEmptyBook;
+
 namespace {
 
 size_t StringHeap(const std::string& s) {
@@ -103,26 +105,29 @@ size_t StringHeap(const std::string& s) {
 size_t Sku::HeapBytes() const {
   // Node containers allocate one node per element plus a slot (a pointer and a control byte).
   constexpr size_t kSlotBytes = sizeof(void*) + 1;
-  size_t n = sizeof(Sku);
-  for (const auto& [id, o] : orders_) {
-    n += sizeof(OrderMap::value_type) + kSlotBytes + StringHeap(id) + StringHeap(o.user);
+  size_t n = sizeof(Sku) + (book_ ? sizeof(Book) : 0);
+  for (const auto& [id, o] : Bk().orders) {
+    n += sizeof(OrderMap::value_type) + kSlotBytes + StringHeap(id);
   }
-  n += order_deadlines_.size() * sizeof(std::tuple<int64_t, uint64_t, OrderRef>);
-  n += user_units_.size() * (sizeof(std::pair<std::string, int64_t>) + 1);
-  n += admissions_.size() * (sizeof(AdmissionMap::value_type) + kSlotBytes +
-                             sizeof(std::tuple<int64_t, uint64_t, AdmissionRef>));
-  n += queue_.capacity() * sizeof(queue_[0]);
-  n += tokens_.size() * (sizeof(TokenMap::value_type) + kSlotBytes +
-                         sizeof(std::tuple<int64_t, uint64_t, TokenRef>));
-  n += restocks_.size() * (sizeof(std::pair<std::string, std::pair<int64_t, int64_t>>) + 1);
+  n += Bk().order_deadlines.size() * sizeof(std::tuple<int64_t, uint64_t, OrderRef>);
+  for (const auto& [user, units] : Bk().users) {
+    n += sizeof(IdNodeMap<int64_t>::value_type) + kSlotBytes + StringHeap(user);
+  }
+  n += Bk().deadline_fifo.size() * sizeof(OrderRef);
+  n += Bk().admissions.size() * (sizeof(AdmissionMap::value_type) + kSlotBytes +
+                                 sizeof(std::tuple<int64_t, uint64_t, AdmissionRef>));
+  n += Bk().queue.capacity() * sizeof(Bk().queue[0]);
+  n += Bk().tokens.size() * (sizeof(TokenMap::value_type) + kSlotBytes +
+                             sizeof(std::tuple<int64_t, uint64_t, TokenRef>));
+  n += Bk().restocks.size() * (sizeof(std::pair<std::string, std::pair<int64_t, int64_t>>) + 1);
   for (const JournalRecord& r : journal_) n += StringHeap(r.order) + StringHeap(r.user);
   n += journal_.capacity() * sizeof(JournalRecord);
   return n;
 }
 
 int64_t Sku::UserUnits(std::string_view user) const {
-  auto it = user_units_.find(user);
-  return it == user_units_.end() ? 0 : it->second;
+  auto it = Bk().users.find(user);
+  return it == Bk().users.end() ? 0 : it->second;
 }
 
 int64_t Sku::AdmissionRoom() const {
@@ -131,37 +136,51 @@ int64_t Sku::AdmissionRoom() const {
   return room;
 }
 
+Sku::OrderRef Sku::NextOrderDeadline() const {
+  const Book& b = Bk();
+  OrderRef fifo = b.deadline_fifo.empty() ? nullptr : b.deadline_fifo.front();
+  if (b.order_deadlines.empty()) return fifo;
+  OrderRef indexed = std::get<2>(*b.order_deadlines.begin());
+  if (fifo == nullptr) return indexed;
+  auto key = [](OrderRef o) { return std::make_pair(o->second.deadline_ms, o->second.seq); };
+  return key(fifo) < key(indexed) ? fifo : indexed;
+}
+
 int64_t Sku::NextDeadline() const {
+  if (!book_) return 0;
   int64_t next = 0;
   auto consider = [&](int64_t at) {
     if (next == 0 || at < next) next = at;
   };
-  if (!order_deadlines_.empty()) consider(std::get<0>(*order_deadlines_.begin()));
-  if (!admission_deadlines_.empty()) consider(std::get<0>(*admission_deadlines_.begin()));
-  if (!token_deadlines_.empty()) consider(std::get<0>(*token_deadlines_.begin()));
+  if (OrderRef o = NextOrderDeadline()) consider(o->second.deadline_ms);
+  if (!Bk().admission_deadlines.empty()) consider(std::get<0>(*Bk().admission_deadlines.begin()));
+  if (!Bk().token_deadlines.empty()) consider(std::get<0>(*Bk().token_deadlines.begin()));
   return next;
 }
 
 size_t Sku::Advance(int64_t now_ms, size_t max_changes) {
+  if (!book_) return 0;  // nothing can be due
   size_t changes = 0;
-  // Due items in deadline order; on a tie, orders before admissions before tokens. Replay runs
-  // the same loop on the same state, so it expires the same items in the same order.
+  // Due items in deadline order; on a tie, orders (by creation) before admissions before
+  // tokens. Replay runs the same loop on the same state, so it expires the same items in the
+  // same order.
   while (changes < max_changes) {
     int64_t best = std::numeric_limits<int64_t>::max();
     int kind = -1;
-    if (!order_deadlines_.empty() && std::get<0>(*order_deadlines_.begin()) <= now_ms) {
-      best = std::get<0>(*order_deadlines_.begin());
+    OrderRef order = NextOrderDeadline();
+    if (order != nullptr && order->second.deadline_ms <= now_ms) {
+      best = order->second.deadline_ms;
       kind = 0;
     }
-    if (!admission_deadlines_.empty()) {
-      int64_t at = std::get<0>(*admission_deadlines_.begin());
+    if (!Bk().admission_deadlines.empty()) {
+      int64_t at = std::get<0>(*Bk().admission_deadlines.begin());
       if (at <= now_ms && at < best) {
         best = at;
         kind = 1;
       }
     }
-    if (!token_deadlines_.empty()) {
-      int64_t at = std::get<0>(*token_deadlines_.begin());
+    if (!Bk().token_deadlines.empty()) {
+      int64_t at = std::get<0>(*Bk().token_deadlines.begin());
       if (at <= now_ms && at < best) {
         best = at;
         kind = 2;
@@ -170,18 +189,18 @@ size_t Sku::Advance(int64_t now_ms, size_t max_changes) {
     if (kind < 0) break;
     ++changes;
     if (kind == 0) {
-      EndOrder(std::get<2>(*order_deadlines_.begin()), OrderState::kExpired, now_ms);
+      EndOrder(order, OrderState::kExpired, now_ms);
     } else if (kind == 1) {
-      AdmissionRef a = std::get<2>(*admission_deadlines_.begin());
+      AdmissionRef a = std::get<2>(*Bk().admission_deadlines.begin());
       std::string user = a->first;
       SkuCounters c = c_;
       c.held -= 1;
       Apply(c);
-      RemoveAdmission(admissions_.find(user));
+      RemoveAdmission(Bk().admissions.find(user));
       Record(JournalOp::kHoldExpire, now_ms, "", user, 1);
     } else {
-      TokenRef t = std::get<2>(*token_deadlines_.begin());
-      RemoveToken(tokens_.find(t->first));
+      TokenRef t = std::get<2>(*Bk().token_deadlines.begin());
+      RemoveToken(Bk().tokens.find(t->first));
     }
   }
   return changes;
@@ -189,7 +208,8 @@ size_t Sku::Advance(int64_t now_ms, size_t max_changes) {
 
 SkuError Sku::Apply(const SkuCounters& c) {
   if (c.reserved < 0 || c.held < 0 || c.safety < 0 || c.on_hand < 0 || c.sold < c_.sold ||
-      c.available() < 0 || c.on_hand > kSkuUnitsMax || c.sold > kSkuUnitsMax * 2) {
+      c.available() < 0 || c.on_hand > kSkuUnitsMax ||
+      c.sold > std::numeric_limits<int64_t>::max() - kSkuUnitsMax) {
     return SkuError::kRange;
   }
   c_ = c;
@@ -215,18 +235,27 @@ void Sku::Record(JournalOp op, int64_t now_ms, std::string_view order, std::stri
 
 void Sku::AddUserUnits(std::string_view user, int64_t delta) {
   if (user.empty() || delta == 0) return;
-  auto [it, inserted] = user_units_.try_emplace(user, 0);
-  it->second += delta;
-  if (it->second == 0) user_units_.erase(it);
+  Bk().users.try_emplace(user, 0).first->second += delta;
+}
+
+const std::string* Sku::InternUser(std::string_view user) {
+  if (user.empty()) return nullptr;
+  return &Bk().users.try_emplace(user, 0).first->first;
+}
+
+void Sku::TrimDeadlineFifo() {
+  auto& fifo = Bk().deadline_fifo;
+  while (!fifo.empty() && fifo.front()->second.state != OrderState::kReserved) fifo.pop_front();
 }
 
 void Sku::EndOrder(OrderRef o, OrderState state, int64_t now_ms) {
   Order& order = o->second;
-  if (order.deadline_ms != 0) {
-    order_deadlines_.erase({order.deadline_ms, order.seq, o});
-  } else {
-    --open_without_deadline_;
+  if (order.in_fifo) {
+    order.in_fifo = false;  // the FIFO drops it when it reaches the front
+  } else if (order.deadline_ms != 0) {
+    Bk().order_deadlines.erase({order.deadline_ms, order.seq, o});
   }
+  --Bk().open_orders;
   SkuCounters c = c_;
   c.reserved -= order.qty;
   JournalOp op;
@@ -235,24 +264,25 @@ void Sku::EndOrder(OrderRef o, OrderState state, int64_t now_ms) {
     c.sold += order.qty;
     op = JournalOp::kCommit;
   } else {
-    AddUserUnits(order.user, -order.qty);
+    AddUserUnits(order.user_name(), -order.qty);
     op = state == OrderState::kCancelled ? JournalOp::kCancel : JournalOp::kExpire;
   }
   Apply(c);
   order.state = state;
   order.ended_ms = now_ms;
-  Record(op, now_ms, o->first, order.user, order.qty);
+  Record(op, now_ms, o->first, order.user_name(), order.qty);
+  TrimDeadlineFifo();
 }
 
 void Sku::RemoveAdmission(AdmissionMap::iterator it) {
-  admission_deadlines_.erase({it->second.deadline_ms, it->second.ticket, &*it});
-  if (!it->second.taken) --untaken_;
-  admissions_.erase(it);
+  Bk().admission_deadlines.erase({it->second.deadline_ms, it->second.ticket, &*it});
+  if (!it->second.taken) --Bk().untaken;
+  Bk().admissions.erase(it);
 }
 
 void Sku::RemoveToken(TokenMap::iterator it) {
-  token_deadlines_.erase({it->second.deadline_ms, it->second.seq, &*it});
-  tokens_.erase(it);
+  Bk().token_deadlines.erase({it->second.deadline_ms, it->second.seq, &*it});
+  Bk().tokens.erase(it);
 }
 
 SkuError Sku::Set(const SkuSetArgs& a, int64_t now_ms) {
@@ -277,7 +307,7 @@ SkuError Sku::Set(const SkuSetArgs& a, int64_t now_ms) {
 
 SkuError Sku::Restock(std::string_view id, int64_t qty, int64_t now_ms, int64_t* on_hand_after) {
   Advance(now_ms);
-  if (auto it = restocks_.find(id); it != restocks_.end()) {
+  if (auto it = Bk().restocks.find(id); it != Bk().restocks.end()) {
     if (it->second.first != qty) return SkuError::kConflict;
     *on_hand_after = it->second.second;
     return SkuError::kNone;
@@ -285,14 +315,14 @@ SkuError Sku::Restock(std::string_view id, int64_t qty, int64_t now_ms, int64_t*
   SkuCounters c = c_;
   c.on_hand += qty;
   if (SkuError e = Apply(c); e != SkuError::kNone) return e;
-  restocks_.emplace(id, std::make_pair(qty, c_.on_hand));
+  Bk().restocks.emplace(id, std::make_pair(qty, c_.on_hand));
   *on_hand_after = c_.on_hand;
   Record(JournalOp::kRestock, now_ms, id, "", qty);
   return SkuError::kNone;
 }
 
 SkuError Sku::RetryOutcome(const Order& o, int64_t qty, std::string_view user, OrderKind kind) {
-  if (o.qty != qty || o.user != user || o.kind != kind) return SkuError::kConflict;
+  if (o.qty != qty || o.user_name() != user || o.kind != kind) return SkuError::kConflict;
   return o.state == OrderState::kFailed ? o.reason : SkuError::kNone;
 }
 
@@ -301,7 +331,7 @@ SkuError Sku::Refuse(std::string_view order_id, int64_t qty, std::string_view us
   // Remembered, so that a retry stays refused even after a restock (a stale retry must not
   // succeed where the original failed).
   Order o;
-  o.user = user;
+  o.user = InternUser(user);
   o.qty = qty;
   o.created_ms = now_ms;
   o.ended_ms = now_ms;
@@ -309,14 +339,14 @@ SkuError Sku::Refuse(std::string_view order_id, int64_t qty, std::string_view us
   o.state = OrderState::kFailed;
   o.kind = kind;
   o.reason = reason;
-  auto [it, inserted] = orders_.emplace(order_id, std::move(o));
+  auto [it, inserted] = Bk().orders.emplace(order_id, std::move(o));
   if (order) *order = &it->second;
   return reason;
 }
 
 void Sku::RecordFailure(std::string_view order_id, int64_t qty, std::string_view user,
                         OrderKind kind, SkuError reason, int64_t now_ms) {
-  if (orders_.contains(order_id)) return;
+  if (Bk().orders.contains(order_id)) return;
   Refuse(order_id, qty, user, kind, reason, now_ms, nullptr);
 }
 
@@ -324,13 +354,13 @@ SkuError Sku::CheckReserve(std::string_view order_id, int64_t qty, std::string_v
                            OrderKind kind, int64_t now_ms, bool* retry) {
   Advance(now_ms);
   *retry = false;
-  if (auto it = orders_.find(order_id); it != orders_.end()) {
+  if (auto it = Bk().orders.find(order_id); it != Bk().orders.end()) {
     *retry = true;
     return RetryOutcome(it->second, qty, user, kind);
   }
   if (s_.limit > 0 && user.empty()) return SkuError::kNeedUser;
   if (s_.limit > 0 && UserUnits(user) + qty > s_.limit) return SkuError::kLimit;
-  int64_t from_hold = !user.empty() && admissions_.contains(user) ? 1 : 0;
+  int64_t from_hold = !user.empty() && Bk().admissions.contains(user) ? 1 : 0;
   if (c_.available() + from_hold < qty) return SkuError::kSoldOut;
   return SkuError::kNone;
 }
@@ -338,7 +368,7 @@ SkuError Sku::CheckReserve(std::string_view order_id, int64_t qty, std::string_v
 SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view user, int64_t ttl_ms,
                       OrderKind kind, int64_t now_ms, const Order** order) {
   Advance(now_ms);
-  if (auto it = orders_.find(order_id); it != orders_.end()) {
+  if (auto it = Bk().orders.find(order_id); it != Bk().orders.end()) {
     *order = &it->second;
     return RetryOutcome(it->second, qty, user, kind);
   }
@@ -347,9 +377,9 @@ SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view u
     return Refuse(order_id, qty, user, kind, SkuError::kLimit, now_ms, order);
   }
   // An admitted user's held unit becomes part of the order instead of being counted twice.
-  auto admission = user.empty() ? admissions_.end() : admissions_.find(user);
+  auto admission = user.empty() ? Bk().admissions.end() : Bk().admissions.find(user);
   SkuCounters c = c_;
-  if (admission != admissions_.end()) c.held -= 1;
+  if (admission != Bk().admissions.end()) c.held -= 1;
   if (kind == OrderKind::kDeduct) {
     c.on_hand -= qty;
     c.sold += qty;
@@ -359,16 +389,16 @@ SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view u
   if (c.available() < 0)
     return Refuse(order_id, qty, user, kind, SkuError::kSoldOut, now_ms, order);
   if (SkuError e = Apply(c); e != SkuError::kNone) return e;
-  if (admission != admissions_.end()) RemoveAdmission(admission);
+  if (admission != Bk().admissions.end()) RemoveAdmission(admission);
   AddUserUnits(user, qty);
 
   Order o;
-  o.user = user;
+  o.user = InternUser(user);
   o.qty = qty;
   o.created_ms = now_ms;
   o.seq = next_seq_++;
   o.kind = kind;
-  auto [it, inserted] = orders_.emplace(order_id, std::move(o));
+  auto [it, inserted] = Bk().orders.emplace(order_id, std::move(o));
   Order& stored = it->second;
   if (kind == OrderKind::kDeduct) {
     stored.state = OrderState::kCommitted;
@@ -376,11 +406,18 @@ SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view u
     Record(JournalOp::kDeduct, now_ms, order_id, user, qty);
   } else {
     int64_t ttl = ttl_ms < 0 ? s_.ttl_ms : ttl_ms;
+    ++Bk().open_orders;
     if (ttl > 0) {
       stored.deadline_ms = now_ms + ttl;
-      order_deadlines_.insert({stored.deadline_ms, stored.seq, &*it});
-    } else {
-      ++open_without_deadline_;
+      auto& fifo = Bk().deadline_fifo;
+      // In order behind the FIFO's last deadline (the common case: one TTL, a clock that moves
+      // forward), the FIFO keeps it; otherwise the ordered index does.
+      if (fifo.empty() || fifo.back()->second.deadline_ms <= stored.deadline_ms) {
+        stored.in_fifo = true;
+        fifo.push_back(&*it);
+      } else {
+        Bk().order_deadlines.insert({stored.deadline_ms, stored.seq, &*it});
+      }
     }
     Record(JournalOp::kReserve, now_ms, order_id, user, qty);
   }
@@ -411,22 +448,22 @@ SkuError EndOutcome(const Order& o, bool commit) {
 
 SkuError Sku::CheckCommit(std::string_view order_id, int64_t now_ms) {
   Advance(now_ms);
-  auto it = orders_.find(order_id);
-  return it == orders_.end() ? SkuError::kNoOrder : EndOutcome(it->second, /*commit=*/true);
+  auto it = Bk().orders.find(order_id);
+  return it == Bk().orders.end() ? SkuError::kNoOrder : EndOutcome(it->second, /*commit=*/true);
 }
 
 SkuError Sku::CheckCancel(std::string_view order_id, int64_t now_ms) {
   Advance(now_ms);
-  auto it = orders_.find(order_id);
-  return it == orders_.end() ? SkuError::kNoOrder : EndOutcome(it->second, /*commit=*/false);
+  auto it = Bk().orders.find(order_id);
+  return it == Bk().orders.end() ? SkuError::kNoOrder : EndOutcome(it->second, /*commit=*/false);
 }
 
 SkuError Sku::Commit(std::string_view order_id, int64_t now_ms, const Order** order) {
   // Advance first: a commit at or after the deadline loses to the expiry, whether or not the
   // timer has fired yet, so the outcome depends only on the times.
   Advance(now_ms);
-  auto it = orders_.find(order_id);
-  if (it == orders_.end()) return SkuError::kNoOrder;
+  auto it = Bk().orders.find(order_id);
+  if (it == Bk().orders.end()) return SkuError::kNoOrder;
   *order = &it->second;
   SkuError e = EndOutcome(it->second, /*commit=*/true);
   if (e == SkuError::kNone && it->second.state == OrderState::kReserved) {
@@ -437,8 +474,8 @@ SkuError Sku::Commit(std::string_view order_id, int64_t now_ms, const Order** or
 
 SkuError Sku::Cancel(std::string_view order_id, int64_t now_ms, const Order** order) {
   Advance(now_ms);
-  auto it = orders_.find(order_id);
-  if (it == orders_.end()) return SkuError::kNoOrder;
+  auto it = Bk().orders.find(order_id);
+  if (it == Bk().orders.end()) return SkuError::kNoOrder;
   *order = &it->second;
   SkuError e = EndOutcome(it->second, /*commit=*/false);
   if (e == SkuError::kNone && it->second.state == OrderState::kReserved) {
@@ -448,27 +485,27 @@ SkuError Sku::Cancel(std::string_view order_id, int64_t now_ms, const Order** or
 }
 
 const Order* Sku::FindOrder(std::string_view order_id) const {
-  auto it = orders_.find(order_id);
-  return it == orders_.end() ? nullptr : &it->second;
+  auto it = Bk().orders.find(order_id);
+  return it == Bk().orders.end() ? nullptr : &it->second;
 }
 
 const Admission* Sku::FindAdmission(std::string_view user) const {
-  auto it = admissions_.find(user);
-  return it == admissions_.end() ? nullptr : &it->second;
+  auto it = Bk().admissions.find(user);
+  return it == Bk().admissions.end() ? nullptr : &it->second;
 }
 
 SkuError Sku::Enter(std::string_view user, const std::string_view* token, int64_t now_ms,
                     const Admission** admission) {
   Advance(now_ms);
-  if (auto it = admissions_.find(user); it != admissions_.end()) {
+  if (auto it = Bk().admissions.find(user); it != Bk().admissions.end()) {
     *admission = &it->second;
     return SkuError::kNone;
   }
   if (s_.limit > 0 && UserUnits(user) >= s_.limit) return SkuError::kLimit;
-  TokenMap::iterator tok = tokens_.end();
+  TokenMap::iterator tok = Bk().tokens.end();
   if (s_.tokens) {
-    if (token != nullptr) tok = tokens_.find(*token);
-    if (tok == tokens_.end() || tok->second.user != user) return SkuError::kBadToken;
+    if (token != nullptr) tok = Bk().tokens.find(*token);
+    if (tok == Bk().tokens.end() || tok->second.user != user) return SkuError::kBadToken;
   }
   if (AdmissionRoom() < 1) {
     // Nothing promised and nothing left: sold out, not merely full.
@@ -477,15 +514,15 @@ SkuError Sku::Enter(std::string_view user, const std::string_view* token, int64_
   SkuCounters c = c_;
   c.held += 1;
   if (SkuError e = Apply(c); e != SkuError::kNone) return e;
-  if (tok != tokens_.end()) RemoveToken(tok);  // used once, and only by a new admission
+  if (tok != Bk().tokens.end()) RemoveToken(tok);  // used once, and only by a new admission
   Admission a;
-  a.ticket = next_ticket_++;
+  a.ticket = Bk().next_ticket++;
   a.admitted_ms = now_ms;
   a.deadline_ms = now_ms + s_.hold_ms;
-  auto [it, inserted] = admissions_.emplace(user, a);
-  admission_deadlines_.insert({a.deadline_ms, a.ticket, &*it});
-  queue_.emplace_back(a.ticket, std::string(user));
-  ++untaken_;
+  auto [it, inserted] = Bk().admissions.emplace(user, a);
+  Bk().admission_deadlines.insert({a.deadline_ms, a.ticket, &*it});
+  Bk().queue.emplace_back(a.ticket, std::string(user));
+  ++Bk().untaken;
   Record(JournalOp::kEnter, now_ms, "", user, 1);
   *admission = &it->second;
   return SkuError::kNone;
@@ -494,27 +531,28 @@ SkuError Sku::Enter(std::string_view user, const std::string_view* token, int64_
 std::vector<std::pair<std::string, Admission>> Sku::Take(size_t count, int64_t now_ms) {
   Advance(now_ms);
   std::vector<std::pair<std::string, Admission>> out;
-  while (out.size() < count && queue_head_ < queue_.size()) {
-    auto& [ticket, user] = queue_[queue_head_++];
-    auto it = admissions_.find(user);
+  while (out.size() < count && Bk().queue_head < Bk().queue.size()) {
+    auto& [ticket, user] = Bk().queue[Bk().queue_head++];
+    auto it = Bk().admissions.find(user);
     // Entries of admissions that ended (converted, left, expired) are skipped here.
-    if (it == admissions_.end() || it->second.ticket != ticket || it->second.taken) continue;
+    if (it == Bk().admissions.end() || it->second.ticket != ticket || it->second.taken) continue;
     it->second.taken = true;
-    --untaken_;
+    --Bk().untaken;
     out.emplace_back(user, it->second);
   }
   // Drop the consumed prefix once it is most of the vector (amortised O(1) per entry).
-  if (queue_head_ > 64 && queue_head_ * 2 > queue_.size()) {
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(queue_head_));
-    queue_head_ = 0;
+  if (Bk().queue_head > 64 && Bk().queue_head * 2 > Bk().queue.size()) {
+    Bk().queue.erase(Bk().queue.begin(),
+                     Bk().queue.begin() + static_cast<ptrdiff_t>(Bk().queue_head));
+    Bk().queue_head = 0;
   }
   return out;
 }
 
 bool Sku::Leave(std::string_view user, int64_t now_ms) {
   Advance(now_ms);
-  auto it = admissions_.find(user);
-  if (it == admissions_.end()) return false;
+  auto it = Bk().admissions.find(user);
+  if (it == Bk().admissions.end()) return false;
   SkuCounters c = c_;
   c.held -= 1;
   Apply(c);
@@ -526,14 +564,14 @@ bool Sku::Leave(std::string_view user, int64_t now_ms) {
 SkuError Sku::IssueToken(std::string_view token, std::string_view user, int64_t ttl_ms,
                          int64_t now_ms) {
   Advance(now_ms);
-  if (tokens_.size() >= kSkuTokensMax) return SkuError::kTooMany;
+  if (Bk().tokens.size() >= kSkuTokensMax) return SkuError::kTooMany;
   Token t;
   t.user = user;
   t.deadline_ms = now_ms + ttl_ms;
   t.seq = next_seq_++;
-  auto [it, inserted] = tokens_.emplace(token, std::move(t));
+  auto [it, inserted] = Bk().tokens.emplace(token, std::move(t));
   if (!inserted) return SkuError::kConflict;
-  token_deadlines_.insert({it->second.deadline_ms, it->second.seq, &*it});
+  Bk().token_deadlines.insert({it->second.deadline_ms, it->second.seq, &*it});
   return SkuError::kNone;
 }
 
@@ -556,42 +594,50 @@ std::string Sku::CheckInvariants() const {
     return "a counter is negative";
   }
   int64_t reserved = 0;
-  size_t with_deadline = 0, without_deadline = 0;
+  size_t open = 0, indexed = 0, in_fifo = 0;
   IdMap<int64_t> units;
-  for (const auto& [id, o] : orders_) {
+  for (const auto& [id, o] : Bk().orders) {
     if (o.state == OrderState::kReserved) {
       reserved += o.qty;
-      (o.deadline_ms != 0 ? with_deadline : without_deadline)++;
+      ++open;
+      if (o.deadline_ms != 0) (o.in_fifo ? in_fifo : indexed)++;
       if (o.ended_ms != 0) return fmt::format("open order '{}' has an end time", id);
     } else if (o.ended_ms == 0) {
       return fmt::format("order '{}' in state {} has no end time", id, OrderStateName(o.state));
     }
-    if ((o.state == OrderState::kReserved || o.state == OrderState::kCommitted) &&
-        !o.user.empty()) {
-      units[o.user] += o.qty;
+    if ((o.state == OrderState::kReserved || o.state == OrderState::kCommitted) && o.user) {
+      units[*o.user] += o.qty;
     }
   }
   if (reserved != c.reserved) {
     return fmt::format("reserved {} != sum of open reservations {}", c.reserved, reserved);
   }
-  if (with_deadline != order_deadlines_.size() || without_deadline != open_without_deadline_) {
+  if (open != Bk().open_orders) return "open orders miscounted";
+  size_t fifo_open = 0;
+  int64_t last = 0;
+  for (OrderRef o : Bk().deadline_fifo) {
+    if (o->second.deadline_ms < last) return "the deadline FIFO is out of order";
+    last = o->second.deadline_ms;
+    fifo_open += o->second.state == OrderState::kReserved ? 1 : 0;
+  }
+  if (indexed != Bk().order_deadlines.size() || in_fifo != fifo_open) {
     return "the deadline index does not match the open reservations";
   }
-  if (units.size() != user_units_.size()) return "per-user units disagree with the orders";
-  for (const auto& [user, n] : units) {
-    if (UserUnits(user) != n) {
-      return fmt::format("user '{}' holds {} units by orders but {} by count", user, n,
-                         UserUnits(user));
+  for (const auto& [user, n] : Bk().users) {
+    auto it = units.find(user);
+    int64_t expected = it == units.end() ? 0 : it->second;
+    if (n != expected) {
+      return fmt::format("user '{}' holds {} units by orders but {} by count", user, expected, n);
     }
   }
-  if (static_cast<int64_t>(admissions_.size()) != c.held) {
-    return fmt::format("held {} != live admissions {}", c.held, admissions_.size());
+  if (static_cast<int64_t>(Bk().admissions.size()) != c.held) {
+    return fmt::format("held {} != live admissions {}", c.held, Bk().admissions.size());
   }
-  if (admission_deadlines_.size() != admissions_.size()) return "admission index mismatch";
+  if (Bk().admission_deadlines.size() != Bk().admissions.size()) return "admission index mismatch";
   size_t untaken = 0;
-  for (const auto& [user, a] : admissions_) untaken += a.taken ? 0 : 1;
-  if (untaken != untaken_) return "untaken admissions miscounted";
-  if (token_deadlines_.size() != tokens_.size()) return "token index mismatch";
+  for (const auto& [user, a] : Bk().admissions) untaken += a.taken ? 0 : 1;
+  if (untaken != Bk().untaken) return "untaken admissions miscounted";
+  if (Bk().token_deadlines.size() != Bk().tokens.size()) return "token index mismatch";
   return "";
 }
 

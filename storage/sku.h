@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,7 +87,7 @@ const char* OrderKindName(OrderKind k);
 const char* SkuErrorCode(SkuError e);  // "SOLDOUT", ...
 
 struct Order {
-  std::string user;  // "" when the order named no user
+  const std::string* user = nullptr;  // the SKU's copy of the user id; null when none was named
   int64_t qty = 0;
   int64_t created_ms = 0;
   int64_t deadline_ms = 0;  // while reserved: when it expires (0: never)
@@ -95,7 +96,9 @@ struct Order {
   OrderState state = OrderState::kReserved;
   OrderKind kind = OrderKind::kReserve;
   SkuError reason = SkuError::kNone;  // kFailed: why
+  bool in_fifo = false;  // its deadline is in the SKU's deadline FIFO, not the ordered index
   bool terminal() const { return state != OrderState::kReserved; }
+  std::string_view user_name() const { return user ? std::string_view(*user) : std::string_view(); }
 };
 
 struct Admission {
@@ -182,16 +185,16 @@ class Sku final : public Collection {
 
   Sku() = default;
 
-  size_t size() const override { return orders_.size(); }
+  size_t size() const override { return Bk().orders.size(); }
   const char* EncodingName() const override { return "sku"; }
   size_t HeapBytes() const override;
 
   const SkuCounters& counters() const { return c_; }
   const SkuSettings& settings() const { return s_; }
-  size_t open_orders() const { return order_deadlines_.size() + open_without_deadline_; }
-  size_t orders() const { return orders_.size(); }
-  size_t admissions() const { return admissions_.size(); }
-  size_t tokens() const { return tokens_.size(); }
+  size_t open_orders() const { return Bk().open_orders; }
+  size_t orders() const { return Bk().orders.size(); }
+  size_t admissions() const { return Bk().admissions.size(); }
+  size_t tokens() const { return Bk().tokens.size(); }
   uint64_t last_journal_id() const { return next_journal_id_ - 1; }
   // Units this user holds in reserved and committed orders.
   int64_t UserUnits(std::string_view user) const;
@@ -236,7 +239,7 @@ class Sku final : public Collection {
                  const Admission** admission);
   // Hands up to `count` admitted, not yet taken users to the order service, oldest first.
   std::vector<std::pair<std::string, Admission>> Take(size_t count, int64_t now_ms);
-  bool HasUntaken() const { return untaken_ != 0; }
+  bool HasUntaken() const { return Bk().untaken != 0; }
   // Releases the user's admission and its unit. Returns whether there was one.
   bool Leave(std::string_view user, int64_t now_ms);
   const Admission* FindAdmission(std::string_view user) const;
@@ -272,21 +275,45 @@ class Sku final : public Collection {
   // The stored outcome of a retried order, or kConflict when the arguments differ.
   static SkuError RetryOutcome(const Order& o, int64_t qty, std::string_view user, OrderKind kind);
 
+  // Everything a SKU needs only once it has orders, admissions, tokens or restocks, allocated on
+  // first use: a SKU that is only configured stays small (docs/inventory.md, memory).
+  struct Book {
+    OrderMap orders;  // every order id ever seen, for idempotency
+    // Deadlines of reserved orders. Orders with the SKU's default TTL arrive with nondecreasing
+    // deadlines, so they go in a FIFO (8 bytes each; ended ones are dropped when they reach the
+    // front); any other deadline goes in the ordered index.
+    std::deque<OrderRef> deadline_fifo;
+    absl::btree_set<std::tuple<int64_t, uint64_t, OrderRef>> order_deadlines;
+    size_t open_orders = 0;  // orders in state reserved
+    // Users named by orders: units held in reserved and committed orders. Kept while the SKU
+    // exists (orders point at the key), so each user id is stored once per SKU.
+    IdNodeMap<int64_t> users;
+    AdmissionMap admissions;
+    absl::btree_set<std::tuple<int64_t, uint64_t, AdmissionRef>> admission_deadlines;
+    std::vector<std::pair<uint64_t, std::string>> queue;  // FIFO (ticket, user) for Take
+    size_t queue_head = 0;  // queue[queue_head..] not yet taken or dropped
+    size_t untaken = 0;     // live admissions not yet taken
+    uint64_t next_ticket = 1;
+    TokenMap tokens;
+    absl::btree_set<std::tuple<int64_t, uint64_t, TokenRef>> token_deadlines;
+    IdMap<std::pair<int64_t, int64_t>> restocks;  // id -> qty, on_hand after
+  };
+  Book& Bk() {
+    if (!book_) book_ = std::make_unique<Book>();
+    return *book_;
+  }
+  const Book& Bk() const { return book_ ? *book_ : kEmptyBook; }
+  static const Book kEmptyBook;
+  // The reserved order with the earliest (deadline, seq), or null.
+  OrderRef NextOrderDeadline() const;
+  // Drops ended orders from the front of the deadline FIFO.
+  void TrimDeadlineFifo();
+  // The user's entry (created when new), or null for "".
+  const std::string* InternUser(std::string_view user);
+
   SkuCounters c_;
   SkuSettings s_;
-  OrderMap orders_;
-  absl::btree_set<std::tuple<int64_t, uint64_t, OrderRef>> order_deadlines_;
-  size_t open_without_deadline_ = 0;  // reserved orders with TTL 0
-  IdMap<int64_t> user_units_;         // users with units > 0
-  AdmissionMap admissions_;
-  absl::btree_set<std::tuple<int64_t, uint64_t, AdmissionRef>> admission_deadlines_;
-  std::vector<std::pair<uint64_t, std::string>> queue_;  // FIFO (ticket, user) for Take
-  size_t queue_head_ = 0;  // queue_[queue_head_..] not yet taken or dropped
-  size_t untaken_ = 0;     // live admissions not yet taken
-  uint64_t next_ticket_ = 1;
-  TokenMap tokens_;
-  absl::btree_set<std::tuple<int64_t, uint64_t, TokenRef>> token_deadlines_;
-  IdMap<std::pair<int64_t, int64_t>> restocks_;  // id -> qty, after
+  std::unique_ptr<Book> book_;
   // Ring of the last kSkuJournalRecordsMax records: journal_[(id - 1) % capacity].
   std::vector<JournalRecord> journal_;
   uint64_t next_journal_id_ = 1;

@@ -172,7 +172,7 @@ void ReplyOrder(CommandContext& ctx, std::string_view id, const Order& o) {
   rb.Bulk("qty");
   rb.Integer(o.qty);
   rb.Bulk("user");
-  rb.Bulk(o.user);
+  rb.Bulk(o.user_name());
   rb.Bulk("created_ms");
   rb.Integer(o.created_ms);
   rb.Bulk("deadline_ms");

@@ -260,6 +260,28 @@ TEST_F(SkuFamilyTest, ReservationsExpireOnTheShardTimerNeverEarly) {
   EXPECT_TRUE(Consistent("s"));
 }
 
+TEST_F(SkuFamilyTest, MixedDeadlinesExpireInDeadlineOrder) {
+  // Default-TTL reservations go in the SKU's deadline FIFO, others in its ordered index: both
+  // must expire on time and in order.
+  ASSERT_TRUE(IsOk(Run({"sku.set", "s", "10", "TTL", "300"})));
+  Run({"sku.reserve", "s", "a", "1"});
+  Run({"sku.reserve", "s", "short", "1", "TTL", "50"});
+  Run({"sku.reserve", "s", "never", "1", "TTL", "0"});
+  Run({"sku.reserve", "s", "long", "1", "TTL", "100000"});
+  Run({"sku.reserve", "s", "b", "1"});
+  Run({"sku.commit", "s", "a"});  // ended while in the FIFO
+  EXPECT_TRUE(Consistent("s"));
+  ASSERT_TRUE(Eventually([&] { return State("s", "short") == "expired"; }));
+  EXPECT_EQ(State("s", "b"), "reserved");
+  ASSERT_TRUE(Eventually([&] { return State("s", "b") == "expired"; }));
+  EXPECT_EQ(State("s", "a"), "committed");
+  EXPECT_EQ(State("s", "never"), "reserved");
+  EXPECT_EQ(State("s", "long"), "reserved");
+  EXPECT_EQ(Counter("s", "reserved"), 2);
+  EXPECT_EQ(Counter("s", "open_orders"), 2);
+  EXPECT_TRUE(Consistent("s"));
+}
+
 TEST_F(SkuFamilyTest, ACommitAfterTheDeadlineLosesToTheExpiry) {
   ASSERT_TRUE(IsOk(Run({"sku.set", "s", "10"})));
   // Many reservations with one short deadline, committed just after it: whether or not the timer
