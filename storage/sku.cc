@@ -218,6 +218,7 @@ SkuError Sku::Apply(const SkuCounters& c) {
 
 void Sku::Record(JournalOp op, int64_t now_ms, std::string_view order, std::string_view user,
                  int64_t qty) {
+  ++version_;
   JournalRecord r;
   r.id = next_journal_id_++;
   r.time_ms = now_ms;
@@ -281,6 +282,7 @@ void Sku::RemoveAdmission(AdmissionMap::iterator it) {
 }
 
 void Sku::RemoveToken(TokenMap::iterator it) {
+  ++version_;
   Bk().token_deadlines.erase({it->second.deadline_ms, it->second.seq, &*it});
   Bk().tokens.erase(it);
 }
@@ -330,6 +332,7 @@ SkuError Sku::Refuse(std::string_view order_id, int64_t qty, std::string_view us
                      SkuError reason, int64_t now_ms, const Order** order) {
   // Remembered, so that a retry stays refused even after a restock (a stale retry must not
   // succeed where the original failed).
+  ++version_;
   Order o;
   o.user = InternUser(user);
   o.qty = qty;
@@ -537,6 +540,7 @@ std::vector<std::pair<std::string, Admission>> Sku::Take(size_t count, int64_t n
     // Entries of admissions that ended (converted, left, expired) are skipped here.
     if (it == Bk().admissions.end() || it->second.ticket != ticket || it->second.taken) continue;
     it->second.taken = true;
+    ++version_;
     --Bk().untaken;
     out.emplace_back(user, it->second);
   }
@@ -571,6 +575,7 @@ SkuError Sku::IssueToken(std::string_view token, std::string_view user, int64_t 
   t.seq = next_seq_++;
   auto [it, inserted] = Bk().tokens.emplace(token, std::move(t));
   if (!inserted) return SkuError::kConflict;
+  ++version_;
   Bk().token_deadlines.insert({it->second.deadline_ms, it->second.seq, &*it});
   return SkuError::kNone;
 }

@@ -196,6 +196,9 @@ class Sku final : public Collection {
   size_t admissions() const { return Bk().admissions.size(); }
   size_t tokens() const { return Bk().tokens.size(); }
   uint64_t last_journal_id() const { return next_journal_id_ - 1; }
+  // Moves with every change of state (counters, orders, admissions, tokens), so a caller can
+  // tell whether an operation changed anything.
+  uint64_t version() const { return version_; }
   // Units this user holds in reserved and committed orders.
   int64_t UserUnits(std::string_view user) const;
   // Sellable units an admission may still claim (the queue's capacity left right now).
@@ -318,6 +321,7 @@ class Sku final : public Collection {
   std::vector<JournalRecord> journal_;
   uint64_t next_journal_id_ = 1;
   uint64_t next_seq_ = 1;
+  uint64_t version_ = 0;
 };
 
 }  // namespace stockd::storage

@@ -60,20 +60,15 @@ void SkuChanged(CommandContext& ctx, std::string_view key, Sku& sku) {
   ctx.engine().WakeDeadlineTimer(ctx.engine().ShardOf(key), next);
 }
 
-// Whether a command changed a SKU: any journal record, remembered order or token.
+// Whether a command changed a SKU (Sku::version moves with every change).
 class ChangeWatch {
  public:
-  explicit ChangeWatch(const Sku& sku)
-      : sku_(sku), journal_(sku.last_journal_id()), orders_(sku.orders()), tokens_(sku.tokens()) {}
-  bool changed() const {
-    return sku_.last_journal_id() != journal_ || sku_.orders() != orders_ ||
-           sku_.tokens() != tokens_;
-  }
+  explicit ChangeWatch(const Sku& sku) : sku_(sku), version_(sku.version()) {}
+  bool changed() const { return sku_.version() != version_; }
 
  private:
   const Sku& sku_;
-  uint64_t journal_;
-  size_t orders_, tokens_;
+  uint64_t version_;
 };
 
 // `subject` is the order (restock id, user, SKU) the error is about; `sku` names the SKU for
@@ -630,7 +625,7 @@ void CmdSkuTake(CmdArgs args, CommandContext& ctx) {
   if (sku == nullptr) return;
   ChangeWatch watch(*sku);
   auto taken = sku->Take(static_cast<size_t>(count), ctx.now_ms());
-  if (watch.changed() || !taken.empty()) SkuChanged(ctx, key, *sku);
+  if (watch.changed()) SkuChanged(ctx, key, *sku);
   if (!taken.empty() || block_ms < 0) return ReplyTaken(ctx, taken);
   // Nobody waiting: wait for the next SKU.ENTER (BLOCK 0 waits forever, as XREAD).
   int64_t deadline = block_ms == 0 ? 0 : ctx.now_ms() + block_ms;
