@@ -93,6 +93,7 @@ const char* JournalOpName(JournalOp op) {
 }
 
 const Sku::Book Sku::kEmptyBook;
+const SkuSettings Sku::kDefaultSettings;
 
 namespace {
 
@@ -120,7 +121,8 @@ size_t Sku::HeapBytes() const {
   n += Bk().tokens.size() * (sizeof(TokenMap::value_type) + kSlotBytes +
                              sizeof(std::tuple<int64_t, uint64_t, TokenRef>));
   n += Bk().restocks.size() * (sizeof(std::pair<std::string, std::pair<int64_t, int64_t>>) + 1);
-  for (const JournalRecord& r : journal_) n += StringHeap(r.order) + StringHeap(r.user);
+  for (const JournalRecord& r : journal_) n += r.order_len + r.user_len;
+  n += s_ ? sizeof(SkuSettings) : 0;
   n += journal_.capacity() * sizeof(JournalRecord);
   return n;
 }
@@ -132,7 +134,8 @@ int64_t Sku::UserUnits(std::string_view user) const {
 
 int64_t Sku::AdmissionRoom() const {
   int64_t room = std::min(c_.available(), kSkuAdmissionsMax - c_.held);
-  if (s_.queue_capacity != kSkuQueueAuto) room = std::min(room, s_.queue_capacity - c_.held);
+  if (settings().queue_capacity != kSkuQueueAuto)
+    room = std::min(room, settings().queue_capacity - c_.held);
   return room;
 }
 
@@ -223,8 +226,14 @@ void Sku::Record(JournalOp op, int64_t now_ms, std::string_view order, std::stri
   r.id = next_journal_id_++;
   r.time_ms = now_ms;
   r.op = op;
-  r.order = order;
-  r.user = user;
+  if (!order.empty() || !user.empty()) {
+    // Both are at most kSkuIdBytesMax (checked by the commands), so they fit the u16 lengths.
+    r.order_len = static_cast<uint16_t>(order.size());
+    r.user_len = static_cast<uint16_t>(user.size());
+    r.ids = std::make_unique<char[]>(order.size() + user.size());
+    std::copy(order.begin(), order.end(), r.ids.get());
+    std::copy(user.begin(), user.end(), r.ids.get() + order.size());
+  }
   r.qty = qty;
   r.after = c_;
   if (journal_.size() < kSkuJournalRecordsMax) {
@@ -292,7 +301,7 @@ SkuError Sku::Set(const SkuSetArgs& a, int64_t now_ms) {
   SkuCounters c = c_;
   c.on_hand = a.on_hand;
   if (a.safety) c.safety = *a.safety;
-  SkuSettings s = s_;
+  SkuSettings s = settings();
   if (a.limit) s.limit = *a.limit;
   if (a.ttl_ms) s.ttl_ms = *a.ttl_ms;
   if (a.queue_capacity) s.queue_capacity = *a.queue_capacity;
@@ -302,7 +311,13 @@ SkuError Sku::Set(const SkuSetArgs& a, int64_t now_ms) {
   if (c.available() < 0) return SkuError::kPromised;
   if (s.queue_capacity != kSkuQueueAuto && s.queue_capacity < c.held) return SkuError::kPromised;
   if (SkuError e = Apply(c); e != SkuError::kNone) return e;
-  s_ = s;
+  if (s == kDefaultSettings) {
+    s_.reset();
+  } else if (s_) {
+    *s_ = s;
+  } else {
+    s_ = std::make_unique<SkuSettings>(s);
+  }
   Record(JournalOp::kSet, now_ms, "", "", c.on_hand);
   return SkuError::kNone;
 }
@@ -361,8 +376,8 @@ SkuError Sku::CheckReserve(std::string_view order_id, int64_t qty, std::string_v
     *retry = true;
     return RetryOutcome(it->second, qty, user, kind);
   }
-  if (s_.limit > 0 && user.empty()) return SkuError::kNeedUser;
-  if (s_.limit > 0 && UserUnits(user) + qty > s_.limit) return SkuError::kLimit;
+  if (settings().limit > 0 && user.empty()) return SkuError::kNeedUser;
+  if (settings().limit > 0 && UserUnits(user) + qty > settings().limit) return SkuError::kLimit;
   int64_t from_hold = !user.empty() && Bk().admissions.contains(user) ? 1 : 0;
   if (c_.available() + from_hold < qty) return SkuError::kSoldOut;
   return SkuError::kNone;
@@ -375,8 +390,8 @@ SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view u
     *order = &it->second;
     return RetryOutcome(it->second, qty, user, kind);
   }
-  if (s_.limit > 0 && user.empty()) return SkuError::kNeedUser;
-  if (s_.limit > 0 && UserUnits(user) + qty > s_.limit) {
+  if (settings().limit > 0 && user.empty()) return SkuError::kNeedUser;
+  if (settings().limit > 0 && UserUnits(user) + qty > settings().limit) {
     return Refuse(order_id, qty, user, kind, SkuError::kLimit, now_ms, order);
   }
   // An admitted user's held unit becomes part of the order instead of being counted twice.
@@ -408,7 +423,7 @@ SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view u
     stored.ended_ms = now_ms;
     Record(JournalOp::kDeduct, now_ms, order_id, user, qty);
   } else {
-    int64_t ttl = ttl_ms < 0 ? s_.ttl_ms : ttl_ms;
+    int64_t ttl = ttl_ms < 0 ? settings().ttl_ms : ttl_ms;
     ++Bk().open_orders;
     if (ttl > 0) {
       stored.deadline_ms = now_ms + ttl;
@@ -504,9 +519,9 @@ SkuError Sku::Enter(std::string_view user, const std::string_view* token, int64_
     *admission = &it->second;
     return SkuError::kNone;
   }
-  if (s_.limit > 0 && UserUnits(user) >= s_.limit) return SkuError::kLimit;
+  if (settings().limit > 0 && UserUnits(user) >= settings().limit) return SkuError::kLimit;
   TokenMap::iterator tok = Bk().tokens.end();
-  if (s_.tokens) {
+  if (settings().tokens) {
     if (token != nullptr) tok = Bk().tokens.find(*token);
     if (tok == Bk().tokens.end() || tok->second.user != user) return SkuError::kBadToken;
   }
@@ -521,7 +536,7 @@ SkuError Sku::Enter(std::string_view user, const std::string_view* token, int64_
   Admission a;
   a.ticket = Bk().next_ticket++;
   a.admitted_ms = now_ms;
-  a.deadline_ms = now_ms + s_.hold_ms;
+  a.deadline_ms = now_ms + settings().hold_ms;
   auto [it, inserted] = Bk().admissions.emplace(user, a);
   Bk().admission_deadlines.insert({a.deadline_ms, a.ticket, &*it});
   Bk().queue.emplace_back(a.ticket, std::string(user));

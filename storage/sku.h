@@ -129,6 +129,7 @@ struct SkuSettings {
   int64_t queue_capacity = kSkuQueueAuto;    // admissions held at once; kSkuQueueAuto or >= 0
   int64_t hold_ms = kSkuHoldDefaultMs;
   bool tokens = false;  // SKU.ENTER requires a one-time token
+  bool operator==(const SkuSettings&) const = default;
 };
 
 // SKU.SET's arguments: what is not given keeps its value (or its default, on creation).
@@ -155,12 +156,17 @@ const char* JournalOpName(JournalOp op);
 struct JournalRecord {
   uint64_t id = 0;  // contiguous per SKU, from 1
   int64_t time_ms = 0;
-  JournalOp op = JournalOp::kSet;
-  std::string order;  // order id, restock id, or ""
-  std::string user;
   int64_t qty = 0;
   SkuCounters after;
+  JournalOp op = JournalOp::kSet;
+  // The order id (or restock id) and the user, in one allocation (null when both are empty):
+  // records are kept by the hundred thousand, so each saves two std::string headers.
+  uint16_t order_len = 0, user_len = 0;
+  std::unique_ptr<char[]> ids;
+  std::string_view order() const { return {ids.get(), order_len}; }
+  std::string_view user() const { return {ids.get() + order_len, user_len}; }
 };
+static_assert(kSkuIdBytesMax <= UINT16_MAX, "journal ids store their lengths in 16 bits");
 
 // Hash and equality for the SKU's maps, keyed by std::string and looked up by std::string_view
 // without a copy (this Abseil's own string_view is not std::string_view).
@@ -190,7 +196,8 @@ class Sku final : public Collection {
   size_t HeapBytes() const override;
 
   const SkuCounters& counters() const { return c_; }
-  const SkuSettings& settings() const { return s_; }
+  // Settings are stored only when they differ from the defaults (most SKUs use the defaults).
+  const SkuSettings& settings() const { return s_ ? *s_ : kDefaultSettings; }
   size_t open_orders() const { return Bk().open_orders; }
   size_t orders() const { return Bk().orders.size(); }
   size_t admissions() const { return Bk().admissions.size(); }
@@ -315,7 +322,8 @@ class Sku final : public Collection {
   const std::string* InternUser(std::string_view user);
 
   SkuCounters c_;
-  SkuSettings s_;
+  std::unique_ptr<SkuSettings> s_;
+  static const SkuSettings kDefaultSettings;
   std::unique_ptr<Book> book_;
   // Ring of the last kSkuJournalRecordsMax records: journal_[(id - 1) % capacity].
   std::vector<JournalRecord> journal_;

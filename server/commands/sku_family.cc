@@ -701,9 +701,9 @@ void CmdSkuJournal(CmdArgs args, CommandContext& ctx) {
     rb.Bulk("op");
     rb.Bulk(storage::JournalOpName(r->op));
     rb.Bulk("order");
-    rb.Bulk(r->order);
+    rb.Bulk(r->order());
     rb.Bulk("user");
-    rb.Bulk(r->user);
+    rb.Bulk(r->user());
     field("qty", r->qty);
     field("on_hand", r->after.on_hand);
     field("safety", r->after.safety);
