@@ -137,7 +137,8 @@ class Wal {
   // Called on the writer thread, with durable_lsn, each time it advances; must be quick and must
   // not call Close. Set before appending (a call racing with the writer is not synchronised).
   void SetOnDurable(std::function<void(uint64_t lsn)> on_durable);
-  // Called once on the writer thread when the WAL fails, with failure(), so waiters can be told.
+  // Called once when the WAL fails, with failure(), so waiters can be told: on the writer thread,
+  // or on Trim's caller if a trim failed.
   void SetOnFailed(std::function<void(const std::string& failure)> on_failed);
 
   // Highest LSN handed to RocksDB (in everysec, not yet synced). Acquire loads.
@@ -155,16 +156,16 @@ class Wal {
   // closes the database. Idempotent. Appends after Close return kWalNoLsn.
   void Close();
 
-  // Reads the log from from_lsn in LSN order, checking that LSNs are contiguous and that every
-  // record decodes; fn gets the LSN and the record bytes (valid only during the call) and returns
-  // false to stop. from_lsn == 0 means "wherever the log begins" (after Trim, not at 1);
-  // otherwise the first record must be from_lsn exactly, or the log must end before it.
+  // Before Close only. Reads the log from from_lsn in LSN order, checking that LSNs are contiguous
+  // and that every record decodes; fn gets the LSN and the record bytes (valid only during the
+  // call) and returns false to stop. from_lsn == 0 means "wherever the log begins" (after Trim, not
+  // at 1); otherwise the first record must be from_lsn exactly, or the log must end before it.
   WalReadResult ForEach(uint64_t from_lsn,
                         const std::function<bool(uint64_t lsn, std::string_view record)>& fn) const;
 
-  // Deletes the records with LSN < upto_lsn (after a snapshot). upto_lsn is clamped to
-  // durable_lsn(), so the last durable record is always kept: that is how Open finds where LSNs
-  // continue. False (and failed() latched) if RocksDB refuses.
+  // Before Close only. Deletes the records with LSN < upto_lsn (after a snapshot). upto_lsn is
+  // clamped to durable_lsn(), so the last durable record is always kept: that is how Open finds
+  // where LSNs continue. False (and failed() latched) if RocksDB refuses.
   bool Trim(uint64_t upto_lsn);
 
   // Deletes the records with LSN >= from_lsn: recovery's cut of a torn tail. Only before the first
