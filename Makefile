@@ -6,7 +6,7 @@ PORT      ?= 6379
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration fuzz bench bench-inventory bench-micro format clean
+.PHONY: all deps build run test unit integration fuzz bench bench-inventory bench-micro bench-wal format clean
 
 all: build
 
@@ -55,6 +55,10 @@ bench-inventory: build
 
 bench-micro: build
 	$(BUILD_DIR)/bench/protocol_bench
+
+# The WAL writer alone: records/s, group-commit batch sizes and fsync latency on this disk.
+bench-wal: build
+	$(BUILD_DIR)/bench/wal_bench --seconds 3
 
 format:
 	find protocol storage server replication tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
