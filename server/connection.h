@@ -166,6 +166,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ParseBatch();
   void RunBatch();
   void FinishBatch();
+  // The end of FinishBatch once the batch's replies may go out: write, then read or parse more.
+  void ContinueAfterBatch();
+  // Any thread running this connection's command: the batch wrote a record at `lsn`.
+  void NoteLsn(uint64_t lsn);
+  // appendfsync always: out_ holds replies to writes that are not durable yet, so nothing is
+  // written (home thread).
+  bool HoldingOutput() const;
   void DoWrite();
   void CloseNow();
   // Home thread: start the timeout and the disconnect watch of a command that just blocked.
@@ -216,6 +223,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<Group> groups_;  // one per shard
   int pending_ = 0;
   std::string barrier_out_;
+
+  // Durability. The highest LSN this batch's writes were logged at (0: none): set from whichever
+  // shard thread ran the write, read on the home thread after the merge.
+  std::atomic<uint64_t> batch_lsn_{0};
+  bool waiting_durable_ = false;  // the finished batch's replies wait for batch LSN durability
 
   // Output.
   std::string out_;

@@ -310,6 +310,7 @@ void CmdFlushDb(CmdArgs args, CommandContext& ctx) {
     s.changes.Add(s.db(ctx.db_index()).Clear());
     s.AllKeysModified(ctx.db_index());
   }
+  ctx.AllKeysModified();
   ctx.reply().Ok();
 }
 
@@ -320,6 +321,7 @@ void CmdFlushAll(CmdArgs args, CommandContext& ctx) {
     for (int db = 0; db < s.databases(); ++db) s.changes.Add(s.db(db).Clear());
     s.AllKeysModified(-1);
   }
+  ctx.AllKeysModified();
   ctx.reply().Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "server/commands/families.h"
 #include "server/connection.h"
 #include "storage/sku.h"
+#include "storage/wal.h"
+#include "storage/wal_record.h"
 
 namespace stockd::server {
 
@@ -239,11 +242,30 @@ void RunSkuDeadlines(Engine& engine, uint32_t shard, int64_t now_ms) {
     if (e == nullptr || e->val.value.type() != ValueType::kSku) continue;  // deleted or replaced
     Sku& sku = e->val.value.As<Sku>();
     sku.scheduled_deadline_ms = 0;  // its entry was just taken out of the index
-    // Each expiry is a change like any other: journaled by the SKU, signalled here.
-    if (sku.Advance(now_ms, kSkuExpiriesPerPassMax) > 0) ctx.KeyModified(key);
+    // Each expiry is a change like any other: journaled by the SKU, signalled here, and logged
+    // as a sweep (the timer's choice of moment is what the clock of later records cannot
+    // explain), in the same step.
+    if (sku.Advance(now_ms, kSkuExpiriesPerPassMax) > 0) {
+      ctx.KeyModified(key);
+      if (storage::Wal* wal = engine.wal()) {
+        std::optional<std::string> record =
+            storage::EncodeExpireSweepRecord(db, now_ms, key, kSkuExpiriesPerPassMax);
+        if (record) wal->Append(std::move(*record));
+      }
+    }
     data.ScheduleSku(db, key, sku);
   }
   if (data.has_ready_keys()) ServeReadyKeys(engine, shard);
+}
+
+void ReplaySkuSweep(Engine& engine, int db, int64_t now_ms, std::string_view key,
+                    uint64_t items_max) {
+  storage::Shard& data = engine.shard(engine.ShardOf(key)).data();
+  Db::Entry* e = data.db(db).Find(key, now_ms);
+  if (e == nullptr || e->val.value.type() != ValueType::kSku) return;
+  Sku& sku = e->val.value.As<Sku>();
+  sku.Advance(now_ms, static_cast<size_t>(items_max));
+  data.ScheduleSku(db, key, sku);
 }
 
 // SKU.SET sku on_hand [SAFETY n] [LIMIT per_user] [TTL ms] [QUEUE capacity|AUTO] [HOLD ms]
