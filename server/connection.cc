@@ -519,10 +519,21 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
     // Logged in the same step that applied it, before anything else runs on this shard, so the
     // log's order is the order writes took effect. A transaction's commands reach here one by
     // one (EXEC runs them through Execute); EXEC itself changes nothing of its own.
-    std::optional<std::string> record = storage::EncodeCommandRecord(db, now_ms, args);
-    uint64_t lsn = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
-    // Not logged (the WAL failed meanwhile): the reply must never be released as durable.
-    NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);
+    auto append = [&](CmdArgs argv) {
+      std::optional<std::string> record = storage::EncodeCommandRecord(db, now_ms, argv);
+      uint64_t lsn = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
+      // Not logged (the WAL failed meanwhile): the reply must never be released as durable.
+      NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);
+    };
+    if (ctx.propagated().empty()) {
+      append(args);
+    } else {
+      std::vector<std::string_view> views;
+      for (const std::vector<std::string>& argv : ctx.propagated()) {
+        views.assign(argv.begin(), argv.end());
+        append(CmdArgs(views));
+      }
+    }
   }
   for (uint32_t shard : ctx.ready_shards()) ServeReadyKeys(engine_, shard);
   int64_t elapsed_us = Engine::NowUs() - start_us;

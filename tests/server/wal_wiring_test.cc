@@ -4,6 +4,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "storage/wal.h"
@@ -126,6 +127,23 @@ TEST_F(WalWiringTest, SkuStateSurvivesARestart) {
   EXPECT_EQ(Run({"sku.get", "sku:1"}).ToString(), before);
   r = Run({"sku.check", "sku:1"});
   EXPECT_NE(r.type, RespValue::Type::kError) << r.ToString();
+}
+
+TEST_F(WalWiringTest, SPopIsLoggedAsTheMembersItChose) {
+  std::vector<std::string> sadd = {"sadd", "s"};
+  constexpr int kMembers = 3000;
+  for (int i = 0; i < kMembers; ++i) sadd.push_back("m" + std::to_string(i));
+  EXPECT_TRUE(IsInt(Run(sadd), kMembers));
+  EXPECT_EQ(Run({"spop", "s"}).type, RespValue::Type::kBulk);
+  EXPECT_EQ(Run({"spop", "s", "2500"}).elements.size(), 2500u);  // three SREM records
+  RespValue before = Run({"smembers", "s"});
+  ASSERT_EQ(before.elements.size(), static_cast<size_t>(kMembers - 2501));
+  Restart();
+  RespValue after = Run({"smembers", "s"});
+  std::vector<std::string> a = Strs(before), b = Strs(after);
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  EXPECT_EQ(a, b);
 }
 
 TEST_F(WalWiringTest, FailedWalRefusesWritesServesReadsAndDropsUndurableReplies) {
