@@ -132,6 +132,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Block(std::shared_ptr<BlockedCommand> command, int64_t deadline_ms);
   // Any thread: the blocked command is answered with `reply`, or (retry) must run again.
   void Wake(std::string reply, bool retry);
+  // Any thread running this connection's command (or serving it while blocked): the batch's
+  // replies depend on a record at `lsn` (UINT64_MAX: one that could not be logged).
+  void NoteLsn(uint64_t lsn);
 
   // Runs one command in the current thread and context (the thread must own, or hold locked,
   // the command's shards), with stats. Used by dispatch and by EXEC for queued commands.
@@ -168,8 +171,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void FinishBatch();
   // The end of FinishBatch once the batch's replies may go out: write, then read or parse more.
   void ContinueAfterBatch();
-  // Any thread running this connection's command: the batch wrote a record at `lsn`.
-  void NoteLsn(uint64_t lsn);
   // appendfsync always: out_ holds replies to writes that are not durable yet, so nothing is
   // written (home thread).
   bool HoldingOutput() const;

@@ -623,6 +623,8 @@ bool ServeBlockedTake(CommandContext& ctx, BlockedCommand& b, std::string_view k
   if (!b.Claim()) return true;  // answered by its timeout or gone
   auto taken = sku.Take(static_cast<size_t>(b.count), ctx.now_ms());
   SkuChanged(ctx, key, sku);
+  // Take is deterministic given the SKU and the clock, which the record carries.
+  ctx.PropagateAs({"SKU.TAKE", std::string(key), std::to_string(b.count)});
   ReplyTaken(ctx, taken);
   b.Answer(std::move(*ctx.reply().out()));
   return true;

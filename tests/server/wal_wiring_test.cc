@@ -146,6 +146,21 @@ TEST_F(WalWiringTest, SPopIsLoggedAsTheMembersItChose) {
   EXPECT_EQ(a, b);
 }
 
+TEST_F(WalWiringTest, BlockedClientServesAreLoggedAsTheirEffect) {
+  client().Send({"blpop", "list", "0"});
+  auto zpop = NewClient();
+  zpop->Send({"bzpopmin", "z", "0"});
+  SleepMs(50);  // both block
+  EXPECT_TRUE(IsInt(client2().Run({"rpush", "list", "a", "b"}), 2));
+  EXPECT_TRUE(IsInt(client2().Run({"zadd", "z", "1", "x", "2", "y"}), 2));
+  EXPECT_EQ(Strs(client().Read()), (std::vector<std::string>{"list", "a"}));
+  EXPECT_EQ(zpop->Read().elements.size(), 3u);
+  zpop.reset();
+  Restart();
+  EXPECT_EQ(Strs(Run({"lrange", "list", "0", "-1"})), std::vector<std::string>{"b"});
+  EXPECT_EQ(Strs(Run({"zrange", "z", "0", "-1"})), std::vector<std::string>{"y"});
+}
+
 TEST_F(WalWiringTest, FailedWalRefusesWritesServesReadsAndDropsUndurableReplies) {
   auto fs = std::make_shared<FailingSyncFs>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
