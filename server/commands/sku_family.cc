@@ -668,30 +668,44 @@ void CmdSkuLeave(CmdArgs args, CommandContext& ctx) {
 }
 
 // SKU.TOKEN sku user [TTL ms]
+// The log holds the internal form SKU.TOKEN sku user TTL ms VALUE token, with the token chosen;
+// VALUE is accepted only from recovery (no client: ctx.conn() is null), never from a client.
 void CmdSkuToken(CmdArgs args, CommandContext& ctx) {
   std::string_view key = args[1], user = args[2];
   if (!IdOrReply(ctx, user, "user")) return;
   int64_t ttl = storage::kSkuTokenTtlDefaultMs;
-  if (args.size() == 5 && EqualsIgnoreCase(args[3], "TTL")) {
-    if (!DurationOrReply(ctx, args[4], 1, "TTL", &ttl)) return;
-  } else if (args.size() != 3) {
-    return ctx.reply().Error(reply::kSyntaxError);
+  std::string_view replayed_token;
+  size_t i = 3;
+  if (i + 1 < args.size() && EqualsIgnoreCase(args[i], "TTL")) {
+    if (!DurationOrReply(ctx, args[i + 1], 1, "TTL", &ttl)) return;
+    i += 2;
   }
+  if (ctx.conn() == nullptr && i + 1 < args.size() && EqualsIgnoreCase(args[i], "VALUE")) {
+    replayed_token = args[i + 1];
+    i += 2;
+  }
+  if (i != args.size()) return ctx.reply().Error(reply::kSyntaxError);
   Sku* sku = SkuOrReply(ctx, key, LookupMode::kWrite);
   if (sku == nullptr) return;
-  // Tokens gate admission against bots, so they must not be predictable: the kernel's CSPRNG,
-  // not the command RNG.
-  unsigned char bytes[kSkuTokenBytes];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
+  std::string token(replayed_token);
+  if (token.empty()) {
+    // Tokens gate admission against bots, so they must not be predictable: the kernel's
+    // CSPRNG, not the command RNG.
+    unsigned char bytes[kSkuTokenBytes];
+    size_t got = 0;
+    while (got < sizeof(bytes)) {
+      ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+      if (n > 0) got += static_cast<size_t>(n);
+    }
+    for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
   }
-  std::string token;
-  for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
   ChangeWatch watch(*sku);
   SkuError err = sku->IssueToken(token, user, ttl, ctx.now_ms());
-  if (watch.changed()) SkuChanged(ctx, key, *sku);
+  if (watch.changed()) {
+    SkuChanged(ctx, key, *sku);
+    ctx.PropagateAs({"SKU.TOKEN", std::string(key), std::string(user), "TTL", std::to_string(ttl),
+                     "VALUE", token});
+  }
   if (err != SkuError::kNone) return ReplySkuError(ctx, err, key);
   ctx.reply().Bulk(token);
 }

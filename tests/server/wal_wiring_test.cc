@@ -161,6 +161,18 @@ TEST_F(WalWiringTest, BlockedClientServesAreLoggedAsTheirEffect) {
   EXPECT_EQ(Strs(Run({"zrange", "z", "0", "-1"})), std::vector<std::string>{"y"});
 }
 
+TEST_F(WalWiringTest, SkuTokenIsLoggedWithTheTokenItChose) {
+  EXPECT_TRUE(IsOk(Run({"sku.set", "t:1", "5", "QUEUE", "10", "TOKENS", "yes"})));
+  RespValue token = Run({"sku.token", "t:1", "alice", "TTL", "60000"});
+  ASSERT_EQ(token.type, RespValue::Type::kBulk) << token.ToString();
+  // The internal VALUE form is recovery's, never a client's.
+  EXPECT_TRUE(IsError(Run({"sku.token", "t:1", "bob", "VALUE", "abc"}), "ERR syntax error"));
+  Restart();
+  // The token issued before the restart admits alice after it.
+  RespValue enter = Run({"sku.enter", "t:1", "alice", "TOKEN", token.str});
+  EXPECT_NE(enter.type, RespValue::Type::kError) << enter.ToString();
+}
+
 TEST_F(WalWiringTest, FailedWalRefusesWritesServesReadsAndDropsUndurableReplies) {
   auto fs = std::make_shared<FailingSyncFs>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
