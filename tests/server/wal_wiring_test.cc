@@ -84,6 +84,9 @@ TEST_F(WalWiringTest, WritesSurviveARestart) {
   EXPECT_TRUE(IsOk(Run({"select", "3"})));
   EXPECT_TRUE(IsOk(Run({"set", "in3", "v"})));
   EXPECT_TRUE(IsInt(Run({"del", "missing"}), 0));  // changes nothing: no record
+  std::string info = Run({"info", "persistence"}).str;
+  EXPECT_NE(info.find("aof_enabled:1"), std::string::npos) << info;
+  EXPECT_NE(info.find("wal_durable_lsn:5\r\n"), std::string::npos) << info;
   Restart();
   EXPECT_TRUE(IsBulk(Run({"get", "counter"}), "42"));
   EXPECT_TRUE(IsBulk(Run({"hget", "h", "b"}), "2"));
