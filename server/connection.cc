@@ -514,13 +514,34 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
     }
   }
   CommandContext ctx(engine_, this, &rb, db, now_ms, &spec);
+  // EXEC's commands are logged as one contiguous MULTI ... EXEC group, appended before EXEC
+  // returns (its shards are still locked), so recovery never applies half a transaction.
+  const bool is_exec = wal != nullptr && spec.name == "exec" && !exec_logging_;
+  if (is_exec) {
+    exec_logging_ = true;
+    exec_records_.clear();
+  }
   spec.handler(args, ctx);
-  if (wal != nullptr && ctx.modified()) {
+  if (is_exec) {
+    exec_logging_ = false;
+    if (!exec_records_.empty()) {
+      const std::string_view multi[] = {"MULTI"}, exec[] = {"EXEC"};
+      exec_records_.insert(exec_records_.begin(), *storage::EncodeCommandRecord(db, now_ms, multi));
+      exec_records_.push_back(*storage::EncodeCommandRecord(db, now_ms, exec));
+      uint64_t lsn = wal->AppendGroup(std::move(exec_records_));
+      NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);
+      exec_records_.clear();
+    }
+  } else if (wal != nullptr && ctx.modified()) {
     // Logged in the same step that applied it, before anything else runs on this shard, so the
     // log's order is the order writes took effect. A transaction's commands reach here one by
     // one (EXEC runs them through Execute); EXEC itself changes nothing of its own.
     auto append = [&](CmdArgs argv) {
       std::optional<std::string> record = storage::EncodeCommandRecord(db, now_ms, argv);
+      if (exec_logging_ && record) {
+        exec_records_.push_back(std::move(*record));
+        return;
+      }
       uint64_t lsn = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
       // Not logged (the WAL failed meanwhile): the reply must never be released as durable.
       NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);

@@ -229,6 +229,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // shard thread ran the write, read on the home thread after the merge.
   std::atomic<uint64_t> batch_lsn_{0};
   bool waiting_durable_ = false;  // the finished batch's replies wait for batch LSN durability
+  // While EXEC runs its queued commands: their records, appended as one MULTI ... EXEC group.
+  bool exec_logging_ = false;
+  std::vector<std::string> exec_records_;
 
   // Output.
   std::string out_;

@@ -80,17 +80,62 @@ bool Server::OpenWal(std::string* error) {
 bool Server::ReplayWal(std::string* error) {
   int64_t start_us = Engine::NowUs();
   std::string replay_error;
+  // A MULTI ... EXEC group (contiguous, Wal::AppendGroup) is applied only once its EXEC is read:
+  // its records are kept (copied: the bytes live only during the callback) until then.
+  uint64_t multi_lsn = 0;
+  struct Kept {
+    storage::WalRecord record;
+    std::vector<std::string> argv;
+  };
+  std::vector<Kept> group;
+  auto is = [](const storage::WalRecord& r, std::string_view name) {
+    return r.type == storage::WalRecordType::kCommand && r.argv.size() == 1 &&
+           EqualsIgnoreCase(r.argv[0], name);
+  };
   auto result = wal_->ForEach(1, [&](uint64_t lsn, std::string_view bytes) {
     storage::WalRecord record;
     std::string detail;
     // ForEach has decoded it already; decoding again gives the arguments.
-    if (storage::Decode(bytes, &record, &detail) != storage::DecodeResult::kOk ||
-        !ReplayRecord(record, &detail)) {
+    bool ok = storage::Decode(bytes, &record, &detail) == storage::DecodeResult::kOk;
+    if (ok && is(record, "MULTI")) {
+      ok = multi_lsn == 0;
+      detail = "MULTI inside a MULTI group";
+      multi_lsn = lsn;
+    } else if (ok && is(record, "EXEC")) {
+      ok = multi_lsn != 0;
+      detail = "EXEC without MULTI";
+      for (Kept& k : group) {
+        k.record.argv.assign(k.argv.begin(), k.argv.end());
+        if (ok) ok = ReplayRecord(k.record, &detail);
+      }
+      group.clear();
+      multi_lsn = 0;
+    } else if (ok && multi_lsn != 0) {
+      Kept& k = group.emplace_back();
+      k.record = record;
+      k.argv.assign(record.argv.begin(), record.argv.end());
+    } else if (ok) {
+      ok = ReplayRecord(record, &detail);
+    }
+    if (!ok) {
       replay_error = fmt::format("record at LSN {} could not be replayed: {}", lsn, detail);
       return false;
     }
     return true;
   });
+  if (multi_lsn != 0 && (result.ok() || result.problem == storage::WalReadProblem::kTornTail)) {
+    // The log ends inside a transaction: it was never acknowledged (EXEC's reply waits for the
+    // EXEC record), so it is cut whole, as redis-check-aof cuts an unfinished MULTI.
+    log::Warning("Write-ahead log: cutting the unfinished MULTI group from LSN {} ({} records)",
+                 multi_lsn, group.size() + 1);
+    if (!wal_->CutTail(multi_lsn)) {
+      *error = fmt::format("Can't cut the unfinished MULTI group at LSN {} in {}: {}", multi_lsn,
+                           config_->WalDir(), wal_->failure());
+      return false;
+    }
+    result.records -= group.size() + 1;
+    result.problem = storage::WalReadProblem::kNone;  // the torn tail, if any, went with it
+  }
   std::string dir = config_->WalDir();
   auto refuse = [&](const std::string& what, uint64_t lsn) {
     *error = fmt::format(

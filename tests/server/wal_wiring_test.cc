@@ -176,6 +176,48 @@ TEST_F(WalWiringTest, SkuTokenIsLoggedWithTheTokenItChose) {
   EXPECT_NE(enter.type, RespValue::Type::kError) << enter.ToString();
 }
 
+TEST_F(WalWiringTest, TransactionsAreLoggedAsOneGroupAndAnUnfinishedOneIsCut) {
+  EXPECT_TRUE(IsOk(Run({"multi"})));
+  Run({"incr", "a"});
+  Run({"set", "b", "1"});
+  Run({"get", "a"});
+  EXPECT_EQ(Run({"exec"}).elements.size(), 3u);
+  // MULTI, INCR, SET, EXEC.
+  EXPECT_EQ(server().engine().wal()->durable_lsn(), 4u);
+  client_.reset();
+  server_->RequestShutdown("torn");
+  server_->WaitForShutdown();
+  server_.reset();
+  {
+    // A crash in the middle of writing a group: MULTI and one command, no EXEC.
+    rocksdb::DBOptions o;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {std::string(storage::kWalColumnFamily), {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, config_.WalDir(), cfs, &handles, &db).ok());
+    const std::string_view multi[] = {"MULTI"}, set[] = {"SET", "torn", "1"};
+    ASSERT_TRUE(db->Put({}, handles[1], storage::EncodeLsnKey(5),
+                        *storage::EncodeCommandRecord(0, 0, multi))
+                    .ok());
+    ASSERT_TRUE(
+        db->Put({}, handles[1], storage::EncodeLsnKey(6), *storage::EncodeCommandRecord(0, 0, set))
+            .ok());
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  config_.port = 0;
+  server_ = std::make_unique<server::Server>(&config_);
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error)) << error;
+  client_ = std::make_unique<TestClient>(server_->port());
+  EXPECT_TRUE(IsBulk(Run({"get", "a"}), "1"));
+  EXPECT_TRUE(IsBulk(Run({"get", "b"}), "1"));
+  EXPECT_TRUE(IsNull(Run({"get", "torn"})));
+  EXPECT_TRUE(IsInt(Run({"incr", "a"}), 2));
+  EXPECT_EQ(server().engine().wal()->durable_lsn(), 5u);  // appends continue where the cut was
+}
+
 TEST_F(WalWiringTest, FailedWalRefusesWritesServesReadsAndDropsUndurableReplies) {
   auto fs = std::make_shared<FailingSyncFs>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
