@@ -2,15 +2,26 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "protocol/reply_builder.h"
 #include "server/command_context.h"
 #include "server/connection.h"
 #include "server/engine.h"
+#include "storage/log.h"
+#include "storage/wal.h"
+#include "storage/wal_record.h"
 
 namespace stockd::server {
 
 void BlockedCommand::Answer(std::string reply) {
+  if (serving_) {
+    answered_ = true;
+    answer_ = std::move(reply);
+    return;
+  }
   if (auto c = conn.lock()) c->Wake(std::move(reply), false);
 }
 
@@ -35,7 +46,34 @@ void ServeReadyKeys(Engine& engine, uint32_t shard_index) {
         std::string reply;
         protocol::ReplyBuilder rb(&reply, client->resp_version);
         CommandContext ctx(engine, nullptr, &rb, db, Engine::NowMs(), client->spec);
-        if (!client->serve(ctx, *client, key)) break;  // nothing left: the rest keep waiting
+        client->serving_ = true;
+        bool served = client->serve(ctx, *client, key);
+        client->serving_ = false;
+        // The serve's effect is logged as the commands it names (its own argv would block or
+        // choose again on replay), in this step, and the client's reply waits for the record.
+        uint64_t lsn = 0;
+        if (storage::Wal* wal = engine.wal(); wal != nullptr && ctx.modified()) {
+          std::vector<std::string_view> views;
+          for (const std::vector<std::string>& argv : ctx.propagated()) {
+            views.assign(argv.begin(), argv.end());
+            std::optional<std::string> record =
+                storage::EncodeCommandRecord(db, ctx.now_ms(), views);
+            uint64_t appended = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
+            lsn = appended != storage::kWalNoLsn ? appended : UINT64_MAX;
+          }
+          if (ctx.propagated().empty()) {
+            log::Warning("A blocked {} was served without naming its effect: not logged",
+                         client->spec->name);
+          }
+        }
+        if (client->answered_) {
+          client->answered_ = false;
+          if (auto c = client->conn.lock()) {
+            if (lsn != 0) c->NoteLsn(lsn);
+            c->Wake(std::move(client->answer_), false);
+          }
+        }
+        if (!served) break;  // nothing left: the rest keep waiting
         // Served: it is claimed, so the next pass over the queue drops it.
       }
       shard.PruneBlocked(db, key);

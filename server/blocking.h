@@ -50,8 +50,16 @@ class BlockedCommand final : public storage::BlockedClient {
   int64_t count = 0;  // SKU.TAKE: users to hand out
 
   // Answers the client with `reply` (complete RESP), or asks it to run the command again.
+  // During a serve the answer is kept until the serve's effect is logged (ServeReadyKeys), so
+  // the client's wait for durability covers it.
   void Answer(std::string reply);
   void Retry();
+
+ private:
+  friend void ServeReadyKeys(Engine& engine, uint32_t shard);
+  bool serving_ = false;
+  bool answered_ = false;
+  std::string answer_;
 };
 
 // Serves the clients blocked on keys that `shard` has marked ready. Call on the shard's thread,

@@ -55,6 +55,7 @@ class CommandContext {
   // Every handler that changes a key calls this once per key changed: it wakes WATCHers and
   // counts the change. It is the one place a write becomes visible to the rest of the system.
   void KeyModified(std::string_view key) {
+    modified_ = true;
     uint32_t index = engine_.ShardOf(key);
     storage::Shard& s = engine_.shard(index).data();
     s.KeyModified(db_index_, key);
@@ -66,6 +67,16 @@ class CommandContext {
     }
   }
   const std::vector<uint32_t>& ready_shards() const { return ready_shards_; }
+  // The handler names its effect as commands to log instead of its own argv, when replaying argv
+  // would not reproduce it (a random choice: SPOP logs SREM of the members it chose), as Redis's
+  // alsoPropagate. Each call is one record, in call order; without any call, argv is logged.
+  void PropagateAs(std::vector<std::string> argv) { propagate_.push_back(std::move(argv)); }
+  const std::vector<std::vector<std::string>>& propagated() const { return propagate_; }
+  // For a write that changes keys without naming them (FLUSHDB, FLUSHALL): it is logged too.
+  void AllKeysModified() { modified_ = true; }
+  // True once KeyModified (or AllKeysModified) was called: the command changed data, so dispatch
+  // logs it to the WAL.
+  bool modified() const { return modified_; }
 
  private:
   Engine& engine_;
@@ -75,6 +86,8 @@ class CommandContext {
   int64_t now_ms_;
   const CommandSpec* spec_;
   std::vector<uint32_t> ready_shards_;
+  bool modified_ = false;
+  std::vector<std::vector<std::string>> propagate_;
 };
 
 // Common replies and argument parsing shared by the command families. Each *OrReply helper

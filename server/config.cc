@@ -136,6 +136,41 @@ const std::vector<Directive>& Directives() {
                           true});
     d.push_back(IntDirective("port", false, &Config::port, 0, 65535));
     d.push_back(StringDirective("dir", &Config::dir));
+    d.push_back(Directive{"appendonly", false,
+                          [](const Config& c) { return std::string(c.appendonly ? "yes" : "no"); },
+                          [](Config& c, std::span<const std::string> v, std::string* err) {
+                            if (!ParseYesNo(v[0], &c.appendonly)) {
+                              *err = "argument must be 'yes' or 'no'";
+                              return false;
+                            }
+                            return true;
+                          }});
+    d.push_back(Directive{"appendfsync", false,
+                          [](const Config& c) {
+                            switch (c.appendfsync) {
+                              case AppendFsync::kAlways:
+                                return std::string("always");
+                              case AppendFsync::kEverySec:
+                                return std::string("everysec");
+                              case AppendFsync::kNo:
+                                return std::string("no");
+                            }
+                            return std::string("always");
+                          },
+                          [](Config& c, std::span<const std::string> v, std::string* err) {
+                            if (v[0] == "always") {
+                              c.appendfsync = AppendFsync::kAlways;
+                            } else if (v[0] == "everysec") {
+                              c.appendfsync = AppendFsync::kEverySec;
+                            } else if (v[0] == "no") {
+                              c.appendfsync = AppendFsync::kNo;
+                            } else {
+                              *err =
+                                  "argument(s) must be one of the following: always, everysec, no";
+                              return false;
+                            }
+                            return true;
+                          }});
     d.push_back(IntDirective("databases", false, &Config::databases, 1, kDatabasesMax));
     d.push_back(IntDirective("shards", false, &Config::shards, 0, kShardsMax));
     d.push_back(StringDirective("logfile", &Config::logfile));

@@ -24,8 +24,15 @@ inline constexpr int kMaxClientsMax = 1000000;  // `maxclients` upper bound
 inline constexpr int kHzMax = 500;              // `hz` upper bound (Redis: CONFIG_MAX_HZ)
 inline constexpr int kBusyPollUsMax = 1000;     // `shard-busy-poll-us` upper bound
 
+// appendfsync: when a logged write counts as durable (Redis's values; docs/configuration.md).
+enum class AppendFsync { kAlways, kEverySec, kNo };
+
 struct Config {
   // Fixed after startup.
+  // The write-ahead log (docs/wal.md), a RocksDB database in <dir>/wal. On by default: a server
+  // started without configuration keeps what it acknowledged.
+  bool appendonly = true;
+  AppendFsync appendfsync = AppendFsync::kAlways;
   std::vector<std::string> bind = {"127.0.0.1"};
   int port = 6379;
   std::string dir = ".";
@@ -72,6 +79,8 @@ struct Config {
   bool LoadFromArgs(std::span<const std::string> args, std::string* error);
 
   int EffectiveShards() const;
+  // <dir>/wal: where the WAL lives.
+  std::string WalDir() const { return dir + "/wal"; }
 
  private:
   mutable std::mutex mu_;

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <cassert>
 #include <cstring>
+#include <optional>
 
 #include "server/blocking.h"
 #include "server/clients.h"
@@ -17,6 +18,8 @@
 #include "server/pubsub.h"
 #include "server/server.h"
 #include "storage/log.h"
+#include "storage/wal.h"
+#include "storage/wal_record.h"
 
 namespace stockd::server {
 namespace {
@@ -489,8 +492,70 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
   std::string* out = rb.out();
   size_t before = out->size();
   int64_t start_us = Engine::NowUs();
-  CommandContext ctx(engine_, this, &rb, db_index_, now_ms, &spec);
+  storage::Wal* wal = engine_.wal();
+  int db = db_index_;  // the record names the database the command started on
+  if (wal != nullptr && spec.has(kWrite)) {
+    // Fail-stop: once the log cannot be written, a write would be acknowledged without being
+    // kept, so writes are refused (Redis's MISCONF after a failed AOF write).
+    if (wal->failed()) {
+      rb.Error(fmt::format(
+          "MISCONF Errors writing to the WAL: {}. Writes are refused; reads are served.",
+          wal->failure()));
+      stats.commands[spec.id].rejected_calls.Add();
+      stats.total_error_replies.Add();
+      return;
+    }
+    // A write whose record the log could not hold must be refused before it applies.
+    if (!storage::CommandRecordWithinLimits(db, args.size(), storage::CommandPayloadBytes(args))) {
+      rb.Error("ERR the write is too large for the write-ahead log");
+      stats.commands[spec.id].rejected_calls.Add();
+      stats.total_error_replies.Add();
+      return;
+    }
+  }
+  CommandContext ctx(engine_, this, &rb, db, now_ms, &spec);
+  // EXEC's commands are logged as one contiguous MULTI ... EXEC group, appended before EXEC
+  // returns (its shards are still locked), so recovery never applies half a transaction.
+  const bool is_exec = wal != nullptr && spec.name == "exec" && !exec_logging_;
+  if (is_exec) {
+    exec_logging_ = true;
+    exec_records_.clear();
+  }
   spec.handler(args, ctx);
+  if (is_exec) {
+    exec_logging_ = false;
+    if (!exec_records_.empty()) {
+      const std::string_view multi[] = {"MULTI"}, exec[] = {"EXEC"};
+      exec_records_.insert(exec_records_.begin(), *storage::EncodeCommandRecord(db, now_ms, multi));
+      exec_records_.push_back(*storage::EncodeCommandRecord(db, now_ms, exec));
+      uint64_t lsn = wal->AppendGroup(std::move(exec_records_));
+      NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);
+      exec_records_.clear();
+    }
+  } else if (wal != nullptr && ctx.modified()) {
+    // Logged in the same step that applied it, before anything else runs on this shard, so the
+    // log's order is the order writes took effect. A transaction's commands reach here one by
+    // one (EXEC runs them through Execute); EXEC itself changes nothing of its own.
+    auto append = [&](CmdArgs argv) {
+      std::optional<std::string> record = storage::EncodeCommandRecord(db, now_ms, argv);
+      if (exec_logging_ && record) {
+        exec_records_.push_back(std::move(*record));
+        return;
+      }
+      uint64_t lsn = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
+      // Not logged (the WAL failed meanwhile): the reply must never be released as durable.
+      NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);
+    };
+    if (ctx.propagated().empty()) {
+      append(args);
+    } else {
+      std::vector<std::string_view> views;
+      for (const std::vector<std::string>& argv : ctx.propagated()) {
+        views.assign(argv.begin(), argv.end());
+        append(CmdArgs(views));
+      }
+    }
+  }
   for (uint32_t shard : ctx.ready_shards()) ServeReadyKeys(engine_, shard);
   int64_t elapsed_us = Engine::NowUs() - start_us;
   CommandStats& cs = stats.commands[spec.id];
@@ -514,6 +579,42 @@ void Connection::FinishBatch() {
                  info_.addr);
     close_after_write_ = true;
   }
+  uint64_t lsn = batch_lsn_.exchange(0, std::memory_order_relaxed);
+  if (lsn != 0 && engine_.hold_replies() && !closed_) {
+    // appendfsync always: the batch's replies (and whatever follows them) go out once its last
+    // record is durable. Reading stays stopped until then, so the wait is bounded by one batch.
+    waiting_durable_ = true;
+    busy_ = true;
+    engine_.WaitDurable(home_, lsn, [self = shared_from_this()](bool durable) {
+      self->waiting_durable_ = false;
+      self->busy_ = false;
+      if (!durable) {
+        // The WAL failed before these writes were durable: their outcome is unknown, and the
+        // replies already built would claim success, so the client is told nothing but EOF.
+        log::Warning("Closing client id={} addr={}: its writes could not be made durable",
+                     self->id(), self->info_.addr);
+        self->CloseNow();
+        return;
+      }
+      self->ContinueAfterBatch();
+    });
+    return;
+  }
+  ContinueAfterBatch();
+}
+
+void Connection::NoteLsn(uint64_t lsn) {
+  uint64_t seen = batch_lsn_.load(std::memory_order_relaxed);
+  while (seen < lsn && !batch_lsn_.compare_exchange_weak(seen, lsn, std::memory_order_relaxed)) {
+  }
+}
+
+bool Connection::HoldingOutput() const {
+  return waiting_durable_ ||
+         (engine_.hold_replies() && batch_lsn_.load(std::memory_order_relaxed) != 0);
+}
+
+void Connection::ContinueAfterBatch() {
   DoWrite();
   if (close_after_write_ || closed_) return;
   if (more_input_) {
@@ -537,7 +638,8 @@ void Connection::FinishBatch() {
 // Output
 
 void Connection::DoWrite() {
-  if (closed_ || write_in_flight_) return;
+  // Held replies go out in order with everything after them (pushes included) once durable.
+  if (closed_ || write_in_flight_ || HoldingOutput()) return;
   if (out_.empty()) {
     if (close_after_write_) CloseNow();
     return;

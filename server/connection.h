@@ -132,6 +132,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Block(std::shared_ptr<BlockedCommand> command, int64_t deadline_ms);
   // Any thread: the blocked command is answered with `reply`, or (retry) must run again.
   void Wake(std::string reply, bool retry);
+  // Any thread running this connection's command (or serving it while blocked): the batch's
+  // replies depend on a record at `lsn` (UINT64_MAX: one that could not be logged).
+  void NoteLsn(uint64_t lsn);
 
   // Runs one command in the current thread and context (the thread must own, or hold locked,
   // the command's shards), with stats. Used by dispatch and by EXEC for queued commands.
@@ -166,6 +169,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ParseBatch();
   void RunBatch();
   void FinishBatch();
+  // The end of FinishBatch once the batch's replies may go out: write, then read or parse more.
+  void ContinueAfterBatch();
+  // appendfsync always: out_ holds replies to writes that are not durable yet, so nothing is
+  // written (home thread).
+  bool HoldingOutput() const;
   void DoWrite();
   void CloseNow();
   // Home thread: start the timeout and the disconnect watch of a command that just blocked.
@@ -216,6 +224,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<Group> groups_;  // one per shard
   int pending_ = 0;
   std::string barrier_out_;
+
+  // Durability. The highest LSN this batch's writes were logged at (0: none): set from whichever
+  // shard thread ran the write, read on the home thread after the merge.
+  std::atomic<uint64_t> batch_lsn_{0};
+  bool waiting_durable_ = false;  // the finished batch's replies wait for batch LSN durability
+  // While EXEC runs its queued commands: their records, appended as one MULTI ... EXEC group.
+  bool exec_logging_ = false;
+  std::vector<std::string> exec_records_;
 
   // Output.
   std::string out_;

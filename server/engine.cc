@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "storage/log.h"
+#include "storage/wal.h"
 
 namespace stockd::server {
 
@@ -212,6 +213,55 @@ int64_t Engine::NowUs() {
   struct timeval tv;
   gettimeofday(&tv, nullptr);
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
+
+}  // namespace stockd::server
+
+namespace stockd::server {
+
+void Engine::WaitDurable(ShardThread& s, uint64_t lsn, DurableTask task) {
+  s.durable_waiters_.push_back({lsn, std::move(task)});
+  s.durable_waiting_.store(true, std::memory_order_seq_cst);
+  // Pairs with the fence in NotifyDurable: either the writer sees the flag and posts, or this
+  // thread sees the durable LSN it published and posts itself, so no wake-up is lost.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (wal_->durable_lsn() >= lsn || wal_->failed()) {
+    asio::post(s.io(), [this, &s] { RunDurableWaiters(s); });
+  }
+}
+
+void Engine::NotifyDurable() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (auto& s : shards_) {
+    if (s->durable_waiting_.exchange(false, std::memory_order_seq_cst)) {
+      ShardThread* shard = s.get();
+      asio::post(shard->io(), [this, shard] { RunDurableWaiters(*shard); });
+    }
+  }
+}
+
+void Engine::RunDurableWaiters(ShardThread& s) {
+  uint64_t durable = wal_->durable_lsn();
+  bool failed = wal_->failed();
+  std::vector<ShardThread::DurableWaiter> ready;
+  auto& waiters = s.durable_waiters_;
+  for (size_t i = 0; i < waiters.size();) {
+    if (waiters[i].lsn <= durable || failed) {
+      ready.push_back(std::move(waiters[i]));
+      waiters[i] = std::move(waiters.back());
+      waiters.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  if (!waiters.empty()) {
+    s.durable_waiting_.store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (wal_->durable_lsn() != durable || wal_->failed()) {
+      asio::post(s.io(), [this, &s] { RunDurableWaiters(s); });
+    }
+  }
+  for (auto& w : ready) w.task(w.lsn <= durable);
 }
 
 }  // namespace stockd::server

@@ -32,9 +32,16 @@
 #include "storage/key_hash.h"
 #include "storage/shard.h"
 
+namespace stockd::storage {
+class Wal;
+}  // namespace stockd::storage
+
 namespace stockd::server {
 
 using Task = absl::AnyInvocable<void()>;
+// Runs once a waited-for LSN is durable (true), or once the WAL has failed and it never will be
+// (false).
+using DurableTask = absl::AnyInvocable<void(bool durable)>;
 namespace asio = boost::asio;
 
 // Per-command statistics (INFO commandstats), one block per thread.
@@ -96,6 +103,14 @@ class ShardThread {
   ThreadStats stats_;
   bool locked_ = false;
   std::deque<Task> deferred_;  // data tasks waiting for the lock to be released, in order
+  // Tasks waiting for their LSN to be durable (Engine::WaitDurable), on this thread only; the flag
+  // tells the WAL writer thread whether a wake-up is worth posting.
+  struct DurableWaiter {
+    uint64_t lsn;
+    DurableTask task;
+  };
+  std::vector<DurableWaiter> durable_waiters_;
+  std::atomic<bool> durable_waiting_{false};
   // The inventory deadline timer (Engine::WakeDeadlineTimer) and the time it is set for (0: not
   // set). Written on this thread; read from any thread to skip needless wake-ups.
   std::unique_ptr<asio::steady_timer> deadline_timer_;
@@ -134,6 +149,21 @@ class Engine {
   // From any thread: shard `i` has a deadline at `at_ms`; makes its timer fire no later.
   void WakeDeadlineTimer(uint32_t i, int64_t at_ms);
 
+  // The write-ahead log, or nullptr when appendonly is off. Set by the Server before Start and
+  // outlives the shard threads. hold_replies: appendfsync always, replies to writes wait for
+  // durability.
+  void set_wal(storage::Wal* wal, bool hold_replies) {
+    wal_ = wal;
+    hold_replies_ = hold_replies;
+  }
+  storage::Wal* wal() const { return wal_; }
+  bool hold_replies() const { return hold_replies_; }
+  // On s's thread: runs `task` on that thread once durable_lsn >= lsn (or the WAL failed). Never
+  // runs it inline.
+  void WaitDurable(ShardThread& s, uint64_t lsn, DurableTask task);
+  // Any thread (the WAL writer's on_durable / on_failed): wakes the shards that have waiters.
+  void NotifyDurable();
+
   // Wall-clock time, as the command path uses it for expiry (absolute Unix ms).
   static int64_t NowMs();
   static int64_t NowUs();
@@ -155,6 +185,9 @@ class Engine {
   void ArmCron(ShardThread& s, asio::steady_timer& timer);
   // On the shard's thread, not locked: sets the deadline timer for the earliest deadline.
   void ArmDeadlineTimer(ShardThread& s);
+  // On s's thread: runs the waiters whose LSN is durable (all of them, with false, if the WAL
+  // failed).
+  void RunDurableWaiters(ShardThread& s);
 
   Config* config_;
   std::vector<std::unique_ptr<ShardThread>> shards_;
@@ -164,6 +197,8 @@ class Engine {
   int64_t start_time_ms_;
   std::atomic<uint64_t> used_memory_bytes_{0};
   DeadlineHandler deadline_handler_ = nullptr;
+  storage::Wal* wal_ = nullptr;
+  bool hold_replies_ = false;
 };
 
 }  // namespace stockd::server

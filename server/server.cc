@@ -7,6 +7,7 @@
 #include <csignal>
 #include <random>
 
+#include "server/command_context.h"
 #include "server/commands/families.h"
 #include "server/connection.h"
 #include "storage/log.h"
@@ -37,10 +38,168 @@ Server::Server(Config* config) : config_(config), run_id_(RandomHex(40)) {
 
 Server::~Server() {
   engine_->Stop();
+  // After the shard threads: nothing appends any more, and the writer's last callbacks only post.
+  if (wal_) wal_->Close();
   if (g_server_for_engine == this) g_server_for_engine = nullptr;
 }
 
+bool Server::OpenWal(std::string* error) {
+  if (!config_->appendonly) return true;
+  storage::WalOptions o;
+  o.dir = config_->WalDir();
+  o.env = wal_env_;
+  switch (config_->appendfsync) {
+    case AppendFsync::kAlways:
+      o.fsync = storage::WalFsync::kAlways;
+      break;
+    case AppendFsync::kEverySec:
+      o.fsync = storage::WalFsync::kEverySec;
+      break;
+    case AppendFsync::kNo:
+      o.fsync = storage::WalFsync::kNo;
+      break;
+  }
+  std::string open_error;
+  wal_ = storage::Wal::Open(o, &open_error);
+  if (!wal_) {
+    *error = fmt::format("Can't open the write-ahead log in {}: {}", o.dir, open_error);
+    return false;
+  }
+  if (!ReplayWal(error)) return false;
+  Engine* engine = engine_.get();
+  wal_->SetOnDurable([engine](uint64_t) { engine->NotifyDurable(); });
+  wal_->SetOnFailed([engine](const std::string& failure) {
+    log::Warning("Write-ahead log failed: {}. Writes are refused from now on; reads are served.",
+                 failure);
+    engine->NotifyDurable();  // waiting replies learn they will never be durable
+  });
+  engine_->set_wal(wal_.get(), config_->appendfsync == AppendFsync::kAlways);
+  return true;
+}
+
+bool Server::ReplayWal(std::string* error) {
+  int64_t start_us = Engine::NowUs();
+  std::string replay_error;
+  // A MULTI ... EXEC group (contiguous, Wal::AppendGroup) is applied only once its EXEC is read:
+  // its records are kept (copied: the bytes live only during the callback) until then.
+  uint64_t multi_lsn = 0;
+  struct Kept {
+    storage::WalRecord record;
+    std::vector<std::string> argv;
+  };
+  std::vector<Kept> group;
+  auto is = [](const storage::WalRecord& r, std::string_view name) {
+    return r.type == storage::WalRecordType::kCommand && r.argv.size() == 1 &&
+           EqualsIgnoreCase(r.argv[0], name);
+  };
+  auto result = wal_->ForEach(1, [&](uint64_t lsn, std::string_view bytes) {
+    storage::WalRecord record;
+    std::string detail;
+    // ForEach has decoded it already; decoding again gives the arguments.
+    bool ok = storage::Decode(bytes, &record, &detail) == storage::DecodeResult::kOk;
+    if (ok && is(record, "MULTI")) {
+      ok = multi_lsn == 0;
+      detail = "MULTI inside a MULTI group";
+      multi_lsn = lsn;
+    } else if (ok && is(record, "EXEC")) {
+      ok = multi_lsn != 0;
+      detail = "EXEC without MULTI";
+      for (Kept& k : group) {
+        k.record.argv.assign(k.argv.begin(), k.argv.end());
+        if (ok) ok = ReplayRecord(k.record, &detail);
+      }
+      group.clear();
+      multi_lsn = 0;
+    } else if (ok && multi_lsn != 0) {
+      Kept& k = group.emplace_back();
+      k.record = record;
+      k.argv.assign(record.argv.begin(), record.argv.end());
+    } else if (ok) {
+      ok = ReplayRecord(record, &detail);
+    }
+    if (!ok) {
+      replay_error = fmt::format("record at LSN {} could not be replayed: {}", lsn, detail);
+      return false;
+    }
+    return true;
+  });
+  if (multi_lsn != 0 && (result.ok() || result.problem == storage::WalReadProblem::kTornTail)) {
+    // The log ends inside a transaction: it was never acknowledged (EXEC's reply waits for the
+    // EXEC record), so it is cut whole, as redis-check-aof cuts an unfinished MULTI.
+    log::Warning("Write-ahead log: cutting the unfinished MULTI group from LSN {} ({} records)",
+                 multi_lsn, group.size() + 1);
+    if (!wal_->CutTail(multi_lsn)) {
+      *error = fmt::format("Can't cut the unfinished MULTI group at LSN {} in {}: {}", multi_lsn,
+                           config_->WalDir(), wal_->failure());
+      return false;
+    }
+    result.records -= group.size() + 1;
+    result.problem = storage::WalReadProblem::kNone;  // the torn tail, if any, went with it
+  }
+  std::string dir = config_->WalDir();
+  auto refuse = [&](const std::string& what, uint64_t lsn) {
+    *error = fmt::format(
+        "Can't recover from the write-ahead log in {}: {}. Restore {} from a backup or a replica; "
+        "or, knowingly losing every write from LSN {} on, truncate the log there.",
+        dir, what, dir, lsn);
+    return false;
+  };
+  switch (result.problem) {
+    case storage::WalReadProblem::kNone:
+      break;
+    case storage::WalReadProblem::kStopped:
+      return refuse(replay_error, result.last_lsn + 1);
+    case storage::WalReadProblem::kTornTail:
+      // The writer died mid-record: that record was never acknowledged, so it is cut.
+      log::Warning("Write-ahead log: cutting the torn last record at LSN {} ({}: {})",
+                   result.problem_lsn, storage::DecodeResultName(result.decode), result.detail);
+      if (!wal_->CutTail(result.problem_lsn)) {
+        return refuse(fmt::format("cutting the torn record at LSN {} failed: {}",
+                                  result.problem_lsn, wal_->failure()),
+                      result.problem_lsn);
+      }
+      break;
+    default:
+      return refuse(fmt::format("{} at LSN {}: {}", storage::WalReadProblemName(result.problem),
+                                result.problem_lsn, result.detail),
+                    result.problem_lsn);
+  }
+  log::Notice("Write-ahead log: replayed {} records in {} ms", result.records,
+              (Engine::NowUs() - start_us) / 1000);
+  return true;
+}
+
+bool Server::ReplayRecord(const storage::WalRecord& record, std::string* error) {
+  if (record.type != storage::WalRecordType::kCommand &&
+      record.type != storage::WalRecordType::kExpireSweep) {
+    return true;  // epochs and snapshot markers change no data
+  }
+  if (record.db >= static_cast<uint32_t>(config_->databases)) {
+    *error = fmt::format("database {} is outside 'databases' ({})", record.db, config_->databases);
+    return false;
+  }
+  if (record.type == storage::WalRecordType::kExpireSweep) {
+    ReplaySkuSweep(*engine_, static_cast<int>(record.db), record.now_ms, record.argv[0],
+                   record.items_max);
+    return true;
+  }
+  CmdArgs args(record.argv);
+  bool unknown_subcommand = false;
+  const CommandSpec* spec = CommandTable::Get().Find(args, &unknown_subcommand);
+  if (spec == nullptr || !spec->ArityOk(args.size())) {
+    *error = fmt::format("'{}' is not a command this stockd can run", args[0].substr(0, 128));
+    return false;
+  }
+  // The reply is discarded: the client that sent the command was answered before the crash.
+  std::string sink;
+  protocol::ReplyBuilder rb(&sink, 2);
+  CommandContext ctx(*engine_, nullptr, &rb, static_cast<int>(record.db), record.now_ms, spec);
+  spec->handler(args, ctx);
+  return true;
+}
+
 bool Server::Start(std::string* error) {
+  if (!OpenWal(error)) return false;
   asio::io_context& io0 = engine_->shard(0).io();
   uint16_t port = static_cast<uint16_t>(config_->port);
   for (const std::string& raw : config_->bind) {
@@ -201,6 +360,8 @@ void Server::WaitForShutdown() {
   cv_.wait(lock, [this] { return shutdown_done_; });
   lock.unlock();
   engine_->Stop();
+  // A clean shutdown writes and syncs whatever is queued.
+  if (wal_) wal_->Close();
   log::Notice("stockd is now ready to exit, bye bye...");
 }
 

@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/engine.h"
 #include "server/pubsub.h"
+#include "storage/wal.h"
 
 namespace stockd::server {
 
@@ -20,12 +21,17 @@ class Server {
   explicit Server(Config* config);
   ~Server();
 
-  // Binds every `bind` address on `port` (0 picks a free port) and starts the shard threads.
+  // With appendonly, opens the WAL in <dir>/wal and replays it (recovery), then binds every `bind`
+  // address on `port` (0 picks a free port) and starts the shard threads.
   bool Start(std::string* error);
   // Any thread: begin a graceful shutdown (stop accepting, close clients, stop threads).
   void RequestShutdown(const std::string& reason);
   // Blocks the calling (main) thread until shutdown completes.
   void WaitForShutdown();
+
+  // Tests: the RocksDB Env the WAL uses (fault injection); set before Start, must outlive the
+  // Server.
+  void set_wal_env(rocksdb::Env* env) { wal_env_ = env; }
 
   uint16_t port() const { return port_; }
   Engine& engine() { return *engine_; }
@@ -41,6 +47,12 @@ class Server {
   static Server* FromEngine(Engine& e);
 
  private:
+  // Opens the WAL, replays it into the shards (before their threads start, so the main thread
+  // owns every shard's data) and wires its callbacks to the engine.
+  bool OpenWal(std::string* error);
+  bool ReplayWal(std::string* error);
+  // Applies one decoded record without a reply and without logging it again.
+  bool ReplayRecord(const storage::WalRecord& record, std::string* error);
   void Accept(size_t listener);
   void OnAccepted(size_t listener, asio::ip::tcp::socket socket, uint32_t thread);
   void SampleOps();
@@ -49,6 +61,8 @@ class Server {
 
   Config* config_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<storage::Wal> wal_;  // appendonly yes; closed after the engine stops
+  rocksdb::Env* wal_env_ = nullptr;
   ClientRegistry clients_;
   PubSub pubsub_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;

@@ -148,6 +148,29 @@ uint64_t Wal::Append(std::string record) {
   return lsn;
 }
 
+uint64_t Wal::AppendGroup(std::vector<std::string> records) {
+  if (records.empty()) return kWalNoLsn;
+  uint64_t bytes = 0;
+  for (const std::string& r : records) bytes += r.size();
+  uint64_t lsn;
+  {
+    std::unique_lock lock(mu_);
+    // As Append: a group larger than the limit is still admitted into an empty queue.
+    space_cv_.wait(lock, [&] {
+      return stopping_ || failed_.load(std::memory_order_relaxed) || queue_.empty() ||
+             queue_bytes_ + bytes <= options_.queue_bytes_max;
+    });
+    if (stopping_ || failed_.load(std::memory_order_relaxed)) return kWalNoLsn;
+    last_assigned_lsn_ += records.size();
+    lsn = last_assigned_lsn_;
+    appended_since_open_ = true;
+    for (std::string& r : records) queue_.push_back(std::move(r));
+    queue_bytes_ += bytes;
+  }
+  work_cv_.notify_one();
+  return lsn;
+}
+
 void Wal::SetOnDurable(std::function<void(uint64_t)> on_durable) {
   std::lock_guard lock(mu_);
   on_durable_ = std::move(on_durable);

@@ -133,6 +133,10 @@ class Wal {
   // Queues an encoded record and returns its LSN, or kWalNoLsn if the WAL has failed or is
   // closed (the server answers -MISCONF). Blocks only while more than queue_bytes_max is queued.
   uint64_t Append(std::string record);
+  // Queues several records with contiguous LSNs (no other Append lands between them) and returns
+  // the LSN of the last one, or kWalNoLsn. For a MULTI ... EXEC group, which recovery applies
+  // only when it is complete.
+  uint64_t AppendGroup(std::vector<std::string> records);
 
   // Called on the writer thread, with durable_lsn, each time it advances; must be quick and must
   // not call Close. Set before appending (a call racing with the writer is not synchronised).

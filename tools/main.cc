@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -46,6 +47,13 @@ int main(int argc, char** argv) {
   if (!log::SetOutput(config.logfile, &error)) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
+  }
+  // Absolute, as Redis reports it (CONFIG GET dir), and so that <dir>/wal names the same place
+  // after the chdir below.
+  {
+    std::error_code ec;
+    std::filesystem::path abs = std::filesystem::absolute(config.dir, ec);
+    if (!ec) config.dir = abs.lexically_normal().string();
   }
   if (chdir(config.dir.c_str()) != 0) {
     log::Warning("Can't chdir to '{}': {}", config.dir, std::strerror(errno));

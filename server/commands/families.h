@@ -212,5 +212,8 @@ void CmdSkuCheck(CmdArgs, CommandContext&);
 void SkuMoved(CommandContext& ctx, std::string_view key);
 // The engine's deadline handler: expires what is due on the shard's SKUs.
 void RunSkuDeadlines(Engine& engine, uint32_t shard, int64_t now_ms);
+// Recovery: replays a kExpireSweep record, the deadline timer's pass over `key` at now_ms.
+void ReplaySkuSweep(Engine& engine, int db, int64_t now_ms, std::string_view key,
+                    uint64_t items_max);
 
 }  // namespace stockd::server

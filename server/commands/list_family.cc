@@ -374,6 +374,7 @@ bool ServeBlockedPop(CommandContext& ctx, BlockedCommand& b, std::string_view ke
     items.pop_back();
   }
   ctx.KeyModified(key);
+  ctx.PropagateAs({b.from_left ? "LPOP" : "RPOP", std::string(key)});
   DeleteIfEmpty(ctx, key, list);
   ctx.reply().ArrayHeader(2);
   ctx.reply().Bulk(key);
@@ -402,6 +403,8 @@ bool ServeBlockedMove(CommandContext& ctx, BlockedCommand& b, std::string_view k
   }
   if (!b.Claim()) return true;
   Move(ctx, key, b.destination, b.from_left, b.to_left);
+  ctx.PropagateAs({"LMOVE", std::string(key), b.destination, b.from_left ? "LEFT" : "RIGHT",
+                   b.to_left ? "LEFT" : "RIGHT"});
   b.Answer(std::move(*ctx.reply().out()));
   return true;
 }

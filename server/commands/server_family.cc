@@ -16,6 +16,7 @@
 #include "server/connection.h"
 #include "server/server.h"
 #include "storage/glob.h"
+#include "storage/wal.h"
 
 namespace stockd::server {
 namespace {
@@ -124,16 +125,30 @@ Lines PersistenceSection(Server& s) {
   for (uint32_t i = 0; i < s.engine().shard_count(); ++i) {
     changes += s.engine().shard(i).data().changes.Get();
   }
-  // Persistence (the WAL and snapshots) is not built yet: nothing is saved, and INFO says so.
-  return {{"loading", "0"},
-          {"async_loading", "0"},
-          {"rdb_changes_since_last_save", std::to_string(changes)},
-          {"rdb_bgsave_in_progress", "0"},
-          {"rdb_last_save_time", std::to_string(s.start_time_ms() / 1000)},
-          {"rdb_last_bgsave_status", "ok"},
-          {"aof_enabled", "0"},
-          {"aof_rewrite_in_progress", "0"},
-          {"aof_last_write_status", "ok"}};
+  // The WAL (docs/wal.md) in Redis's AOF fields, plus its own counters; snapshots are not built
+  // yet, so the rdb fields say nothing was saved.
+  storage::Wal* wal = s.engine().wal();
+  Lines lines = {{"loading", "0"},
+                 {"async_loading", "0"},
+                 {"rdb_changes_since_last_save", std::to_string(changes)},
+                 {"rdb_bgsave_in_progress", "0"},
+                 {"rdb_last_save_time", std::to_string(s.start_time_ms() / 1000)},
+                 {"rdb_last_bgsave_status", "ok"},
+                 {"aof_enabled", wal != nullptr ? "1" : "0"},
+                 {"aof_rewrite_in_progress", "0"},
+                 {"aof_last_write_status", wal != nullptr && wal->failed() ? "err" : "ok"}};
+  if (wal != nullptr) {
+    storage::WalStats st = wal->stats();
+    lines.push_back({"wal_written_lsn", std::to_string(st.written_lsn)});
+    lines.push_back({"wal_durable_lsn", std::to_string(st.durable_lsn)});
+    lines.push_back({"wal_batches", std::to_string(st.batches)});
+    lines.push_back({"wal_records", std::to_string(st.records)});
+    lines.push_back({"wal_bytes", std::to_string(st.bytes)});
+    lines.push_back({"wal_syncs", std::to_string(st.syncs)});
+    lines.push_back({"wal_sync_p99_us", std::to_string(st.SyncUsQuantile(0.99))});
+    lines.push_back({"wal_failures", std::to_string(st.failures)});
+  }
+  return lines;
 }
 
 Lines StatsSection(Server& s) {
@@ -310,6 +325,7 @@ void CmdFlushDb(CmdArgs args, CommandContext& ctx) {
     s.changes.Add(s.db(ctx.db_index()).Clear());
     s.AllKeysModified(ctx.db_index());
   }
+  ctx.AllKeysModified();
   ctx.reply().Ok();
 }
 
@@ -320,6 +336,7 @@ void CmdFlushAll(CmdArgs args, CommandContext& ctx) {
     for (int db = 0; db < s.databases(); ++db) s.changes.Add(s.db(db).Clear());
     s.AllKeysModified(-1);
   }
+  ctx.AllKeysModified();
   ctx.reply().Ok();
 }
 

@@ -239,6 +239,10 @@ void CmdSCard(CmdArgs args, CommandContext& ctx) {
 }
 
 // SPOP key [count]. With a count the reply is a set (RESP3 "~"), as Redis 7.0.
+// Members per SREM record that SPOP's log rewrite holds (Redis propagates SPOP in batches of 1024
+// too): bounds one record far below the WAL's payload limit.
+constexpr size_t kSPopPropagateMembersMax = 1024;
+
 void CmdSPop(CmdArgs args, CommandContext& ctx) {
   if (args.size() > 3) return ctx.reply().Error(reply::kSyntaxError);
   protocol::ReplyBuilder& rb = ctx.reply();
@@ -253,11 +257,24 @@ void CmdSPop(CmdArgs args, CommandContext& ctx) {
   if (!SetOrReply(ctx, key, Lookup::kWrite, &set)) return;
   if (set == nullptr) return with_count ? rb.SetHeader(0) : rb.Null();
   if (count == 0) return rb.SetHeader(0);
+  // The members are chosen at random, so the log gets SREM of the chosen ones (at most
+  // kSPopPropagateMembersMax per record, as Redis batches SPOP's propagation).
+  std::vector<std::string> srem;
+  auto removed = [&](std::string member) {
+    if (srem.empty()) srem = {"SREM", std::string(key)};
+    srem.push_back(std::move(member));
+    if (srem.size() - 2 == kSPopPropagateMembersMax) {
+      ctx.PropagateAs(std::move(srem));
+      srem.clear();
+    }
+  };
   if (!with_count) {
     std::string member = set->Random(ThreadRng());
     set->Remove(member);
     rb.Bulk(member);
+    removed(std::move(member));
   } else if (static_cast<uint64_t>(count) >= set->size()) {
+    // Everything goes: SPOP key count replays exactly, no rewrite needed.
     ReplyMembers(rb, *set);
     ctx.DbFor(key).Erase(key, ctx.now_ms());
     return ctx.KeyModified(key);
@@ -267,8 +284,10 @@ void CmdSPop(CmdArgs args, CommandContext& ctx) {
       std::string member = set->Random(ThreadRng());
       set->Remove(member);
       rb.Bulk(member);
+      removed(std::move(member));
     }
   }
+  if (!srem.empty()) ctx.PropagateAs(std::move(srem));
   DeleteIfEmpty(ctx, key, *set);
   ctx.KeyModified(key);
 }

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "server/commands/families.h"
 #include "server/connection.h"
 #include "storage/sku.h"
+#include "storage/wal.h"
+#include "storage/wal_record.h"
 
 namespace stockd::server {
 
@@ -239,11 +242,30 @@ void RunSkuDeadlines(Engine& engine, uint32_t shard, int64_t now_ms) {
     if (e == nullptr || e->val.value.type() != ValueType::kSku) continue;  // deleted or replaced
     Sku& sku = e->val.value.As<Sku>();
     sku.scheduled_deadline_ms = 0;  // its entry was just taken out of the index
-    // Each expiry is a change like any other: journaled by the SKU, signalled here.
-    if (sku.Advance(now_ms, kSkuExpiriesPerPassMax) > 0) ctx.KeyModified(key);
+    // Each expiry is a change like any other: journaled by the SKU, signalled here, and logged
+    // as a sweep (the timer's choice of moment is what the clock of later records cannot
+    // explain), in the same step.
+    if (sku.Advance(now_ms, kSkuExpiriesPerPassMax) > 0) {
+      ctx.KeyModified(key);
+      if (storage::Wal* wal = engine.wal()) {
+        std::optional<std::string> record =
+            storage::EncodeExpireSweepRecord(db, now_ms, key, kSkuExpiriesPerPassMax);
+        if (record) wal->Append(std::move(*record));
+      }
+    }
     data.ScheduleSku(db, key, sku);
   }
   if (data.has_ready_keys()) ServeReadyKeys(engine, shard);
+}
+
+void ReplaySkuSweep(Engine& engine, int db, int64_t now_ms, std::string_view key,
+                    uint64_t items_max) {
+  storage::Shard& data = engine.shard(engine.ShardOf(key)).data();
+  Db::Entry* e = data.db(db).Find(key, now_ms);
+  if (e == nullptr || e->val.value.type() != ValueType::kSku) return;
+  Sku& sku = e->val.value.As<Sku>();
+  sku.Advance(now_ms, static_cast<size_t>(items_max));
+  data.ScheduleSku(db, key, sku);
 }
 
 // SKU.SET sku on_hand [SAFETY n] [LIMIT per_user] [TTL ms] [QUEUE capacity|AUTO] [HOLD ms]
@@ -601,6 +623,8 @@ bool ServeBlockedTake(CommandContext& ctx, BlockedCommand& b, std::string_view k
   if (!b.Claim()) return true;  // answered by its timeout or gone
   auto taken = sku.Take(static_cast<size_t>(b.count), ctx.now_ms());
   SkuChanged(ctx, key, sku);
+  // Take is deterministic given the SKU and the clock, which the record carries.
+  ctx.PropagateAs({"SKU.TAKE", std::string(key), std::to_string(b.count)});
   ReplyTaken(ctx, taken);
   b.Answer(std::move(*ctx.reply().out()));
   return true;
@@ -644,30 +668,44 @@ void CmdSkuLeave(CmdArgs args, CommandContext& ctx) {
 }
 
 // SKU.TOKEN sku user [TTL ms]
+// The log holds the internal form SKU.TOKEN sku user TTL ms VALUE token, with the token chosen;
+// VALUE is accepted only from recovery (no client: ctx.conn() is null), never from a client.
 void CmdSkuToken(CmdArgs args, CommandContext& ctx) {
   std::string_view key = args[1], user = args[2];
   if (!IdOrReply(ctx, user, "user")) return;
   int64_t ttl = storage::kSkuTokenTtlDefaultMs;
-  if (args.size() == 5 && EqualsIgnoreCase(args[3], "TTL")) {
-    if (!DurationOrReply(ctx, args[4], 1, "TTL", &ttl)) return;
-  } else if (args.size() != 3) {
-    return ctx.reply().Error(reply::kSyntaxError);
+  std::string_view replayed_token;
+  size_t i = 3;
+  if (i + 1 < args.size() && EqualsIgnoreCase(args[i], "TTL")) {
+    if (!DurationOrReply(ctx, args[i + 1], 1, "TTL", &ttl)) return;
+    i += 2;
   }
+  if (ctx.conn() == nullptr && i + 1 < args.size() && EqualsIgnoreCase(args[i], "VALUE")) {
+    replayed_token = args[i + 1];
+    i += 2;
+  }
+  if (i != args.size()) return ctx.reply().Error(reply::kSyntaxError);
   Sku* sku = SkuOrReply(ctx, key, LookupMode::kWrite);
   if (sku == nullptr) return;
-  // Tokens gate admission against bots, so they must not be predictable: the kernel's CSPRNG,
-  // not the command RNG.
-  unsigned char bytes[kSkuTokenBytes];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
+  std::string token(replayed_token);
+  if (token.empty()) {
+    // Tokens gate admission against bots, so they must not be predictable: the kernel's
+    // CSPRNG, not the command RNG.
+    unsigned char bytes[kSkuTokenBytes];
+    size_t got = 0;
+    while (got < sizeof(bytes)) {
+      ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+      if (n > 0) got += static_cast<size_t>(n);
+    }
+    for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
   }
-  std::string token;
-  for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
   ChangeWatch watch(*sku);
   SkuError err = sku->IssueToken(token, user, ttl, ctx.now_ms());
-  if (watch.changed()) SkuChanged(ctx, key, *sku);
+  if (watch.changed()) {
+    SkuChanged(ctx, key, *sku);
+    ctx.PropagateAs({"SKU.TOKEN", std::string(key), std::string(user), "TTL", std::to_string(ttl),
+                     "VALUE", token});
+  }
   if (err != SkuError::kNone) return ReplySkuError(ctx, err, key);
   ctx.reply().Bulk(token);
 }

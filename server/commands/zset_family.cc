@@ -949,6 +949,7 @@ bool ServeBlockedZPop(CommandContext& ctx, BlockedCommand& b, std::string_view k
   if (e == nullptr || e->val.value.type() != ValueType::kZSet) return false;
   if (!b.Claim()) return true;  // answered by its timeout or gone: let the queue drop it
   PopOneWithKey(ctx, key, e, !b.from_left);
+  ctx.PropagateAs({b.from_left ? "ZPOPMIN" : "ZPOPMAX", std::string(key)});
   b.Answer(std::move(*ctx.reply().out()));
   return true;
 }

@@ -185,6 +185,25 @@ class Server:
             self.proc.kill()
             self.proc.wait()
 
+    def kill9(self):
+        """SIGKILLs the server (a crash: nothing is flushed) and keeps its directory."""
+        self._kill()
+
+    def restart(self):
+        """Starts the server again on the same directory (after kill9 or a clean exit), on a new
+        port; returns once it answers PING, as start() does."""
+        self._kill()
+        last_error = None
+        for _ in range(START_ATTEMPTS_MAX):
+            try:
+                self._start_once()
+                return self
+            except ServerError as e:
+                last_error = e
+                if "in use" not in str(e).lower():
+                    break
+        raise last_error
+
     def stop(self):
         """Stops the server. Returns True when it was still running when asked to stop."""
         if self.proc is None:

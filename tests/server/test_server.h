@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -123,6 +124,10 @@ class ServerTest : public ::testing::Test {
     log::SetLevel(log::Level::kWarning);
     config_.port = 0;
     config_.shards = Shards();
+    // Durability is off unless a test asks for it (Configure: appendonly = true and a fresh
+    // directory from TempDir()): most tests are about commands, and an fsync per write would
+    // slow them for nothing.
+    config_.appendonly = false;
     Configure(config_);
     server_ = std::make_unique<server::Server>(&config_);
     std::string error;
@@ -135,6 +140,7 @@ class ServerTest : public ::testing::Test {
     server_->RequestShutdown("test done");
     server_->WaitForShutdown();
     server_.reset();
+    for (const std::string& d : temp_dirs_) std::filesystem::remove_all(d);
   }
 
   RespValue Run(const std::vector<std::string>& args) { return client_->Run(args); }
@@ -165,11 +171,19 @@ class ServerTest : public ::testing::Test {
       out.push_back(e.type == RespValue::Type::kNull ? "(nil)" : e.str);
     return out;
   }
+  // A fresh directory for this test, removed in TearDown (a test's `dir` for appendonly yes).
+  std::string TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "stockd-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    temp_dirs_.push_back(pattern);
+    return pattern;
+  }
   static void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
   server::Config config_;
   std::unique_ptr<server::Server> server_;
   std::unique_ptr<TestClient> client_, client2_;
+  std::vector<std::string> temp_dirs_;
 };
 
 }  // namespace stockd::testing
