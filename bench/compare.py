@@ -44,6 +44,11 @@ PIPELINED_REQUESTS_FACTOR = 4
 BENCHMARK_TIMEOUT_S = 300
 
 
+# stockd logs every write by default (appendonly yes, appendfsync always); these comparisons run
+# both servers with persistence off, so stockd gets the equivalent of redis's --appendonly no.
+# The durable comparison is the durability issue's benchmark, with its own flags.
+STOCKD_PERSISTENCE_OFF = ["--appendonly", "no"]
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="bench/compare",
@@ -192,7 +197,7 @@ def main(argv):
     # Ctrl-C and SIGTERM both unwind through the finally below, which stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
-    shards = ["--shards", str(opts.shards)]
+    shards = ["--shards", str(opts.shards)] + STOCKD_PERSISTENCE_OFF
     servers = {"a": Server(opts.server_a, extra_args=opts.server_a_arg, stockd_args=shards,
                            new_session=True),
                "b": Server(opts.server_b, extra_args=opts.server_b_arg, stockd_args=shards,

@@ -372,7 +372,7 @@ def main(argv):
             sys.exit(f"inventory: server binary {binary} not found or not executable")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
-    shards = ["--shards", str(opts.shards)]
+    shards = ["--shards", str(opts.shards)] + compare.STOCKD_PERSISTENCE_OFF
     sides = {"a": Side("a", opts.label_a, Server(opts.server_a, new_session=True)),
              "b": Side("b", opts.label_b, Server(opts.server_b, extra_args=opts.server_b_arg,
                                                  stockd_args=shards, new_session=True))}

@@ -28,6 +28,7 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, "..", "tests", "integration"))
+from compare import STOCKD_PERSISTENCE_OFF  # noqa: E402
 from inventory import RESERVE_LUA  # noqa: E402
 from resp import RespConnection, RespError, encode_command  # noqa: E402
 from server import Server  # noqa: E402
@@ -113,7 +114,7 @@ def main():
     p.add_argument("--server-b", default=os.path.join(here, "..", "build", "stockd"))
     p.add_argument("--shards", type=int, default=2)
     args = p.parse_args()
-    shards = ["--shards", str(args.shards)]
+    shards = ["--shards", str(args.shards)] + STOCKD_PERSISTENCE_OFF
     print(f"bytes per item over {args.count} items (used_memory delta / count)")
     print(f"{'item':<38}{'redis':>10}{'stockd':>10}{'stockd goal':>13}")
     errors = []

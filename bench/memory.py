@@ -16,6 +16,7 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "integration"))
+from compare import STOCKD_PERSISTENCE_OFF  # noqa: E402
 from server import Server  # noqa: E402
 
 BATCH = 1000
@@ -111,7 +112,8 @@ def main():
     print(f"{'type':<10}{'redis':>12}{'stockd':>12}{'stockd/redis':>14}")
     for kind in ["hash", "set", "zset"]:
         a = measure(args.server_a, [], kind, args.members)
-        b = measure(args.server_b, ["--shards", str(args.shards)], kind, args.members)
+        b = measure(args.server_b, ["--shards", str(args.shards)] + STOCKD_PERSISTENCE_OFF, kind,
+                    args.members)
         print(f"{kind:<10}{a:>12.1f}{b:>12.1f}{b / a:>14.2f}")
 
 
