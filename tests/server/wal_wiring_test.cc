@@ -10,44 +10,10 @@
 #include "storage/wal.h"
 #include "storage/wal_record.h"
 #include "tests/server/test_server.h"
+#include "tests/storage/fault_fs.h"
 
 namespace stockd::testing {
 namespace {
-
-// A real file system whose RocksDB log-file syncs fail once FailSyncs() was called.
-class FailingSyncFs : public rocksdb::FileSystemWrapper {
- public:
-  FailingSyncFs() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
-  const char* Name() const override { return "FailingSyncFs"; }
-  void FailSyncs() { fail_ = true; }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
-                                    rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(name, options, file, dbg);
-    if (s.ok() && name.ends_with(".log")) *file = std::make_unique<LogFile>(std::move(*file), this);
-    return s;
-  }
-
- private:
-  class LogFile : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    LogFile(std::unique_ptr<rocksdb::FSWritableFile> file, FailingSyncFs* fs)
-        : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs) {}
-    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
-      if (fs_->fail_) return rocksdb::IOStatus::IOError("injected sync failure");
-      return target()->Sync(o, dbg);
-    }
-    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
-      if (fs_->fail_) return rocksdb::IOStatus::IOError("injected fsync failure");
-      return target()->Fsync(o, dbg);
-    }
-
-   private:
-    FailingSyncFs* fs_;
-  };
-  std::atomic<bool> fail_{false};
-};
 
 class WalWiringTest : public ServerTest {
  protected:
@@ -219,7 +185,7 @@ TEST_F(WalWiringTest, TransactionsAreLoggedAsOneGroupAndAnUnfinishedOneIsCut) {
 }
 
 TEST_F(WalWiringTest, FailedWalRefusesWritesServesReadsAndDropsUndurableReplies) {
-  auto fs = std::make_shared<FailingSyncFs>();
+  auto fs = std::make_shared<FaultFs>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   Restart(env.get());
   EXPECT_TRUE(IsOk(Run({"set", "k", "before"})));
