@@ -87,6 +87,9 @@ class HashValue final : public Collection {
  private:
   void ConvertToHashtable();
 
+  // The snapshot codec (storage/value_codec.cc) writes and rebuilds each encoding as it is.
+  friend struct ValueCodecAccess;
+
   std::vector<std::pair<std::string, std::string>> listpack_;
   std::unique_ptr<Dict<std::string>> dict_;  // set once converted; listpack_ is then empty
 };

@@ -109,6 +109,9 @@ class SetValue final : public Collection {
   void ConvertToHashtable();
   bool AddToHashtable(std::string_view member);
 
+  // The snapshot codec (storage/value_codec.cc) writes and rebuilds each encoding as it is.
+  friend struct ValueCodecAccess;
+
   Encoding encoding_ = Encoding::kIntset;
   std::vector<int64_t> intset_;        // sorted, no duplicates
   std::vector<std::string> listpack_;  // insertion order, no duplicates

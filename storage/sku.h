@@ -38,6 +38,10 @@
 
 namespace stockd::storage {
 
+namespace codec {
+class Reader;
+}  // namespace codec
+
 // Limits (docs/configuration.md lists each with its test).
 // Any unit count (on_hand, safety, a quantity, a restock): far below INT64_MAX, so no sum of
 // counters can overflow.
@@ -263,6 +267,15 @@ class Sku final : public Collection {
   // Verifies every invariant in the file comment by recounting. Returns "" or what is wrong.
   std::string CheckInvariants() const;
 
+  // Snapshot encoding (storage/sku_codec.cc; docs/wal.md, "Value encoding (snapshots)").
+  // Appends everything that influences a future reply or behaviour, except
+  // scheduled_deadline_ms: the loader files the decoded SKU in its shard's deadline index.
+  void Encode(std::string* out) const;
+  // Decodes one SKU from the front of *in and advances *in past it. On malformed input,
+  // including a state that fails CheckInvariants, returns nullptr with *error set to a sentence
+  // and leaves *in as it was.
+  static std::unique_ptr<Sku> Decode(std::string_view* in, std::string* error);
+
   // The deadline this SKU is filed under in its shard's deadline index (see Shard).
   int64_t scheduled_deadline_ms = 0;
 
@@ -320,6 +333,15 @@ class Sku final : public Collection {
   void TrimDeadlineFifo();
   // The user's entry (created when new), or null for "".
   const std::string* InternUser(std::string_view user);
+
+  // Parts of Encode and Decode (storage/sku_codec.cc).
+  void EncodeJournal(std::string* out) const;
+  void EncodeBook(std::string* out) const;
+  bool DecodeFrom(codec::Reader& r);
+  bool DecodeJournal(codec::Reader& r);
+  bool DecodeOrders(codec::Reader& r);
+  bool DecodeAdmissions(codec::Reader& r);
+  bool DecodeTokensAndRestocks(codec::Reader& r);
 
   SkuCounters c_;
   std::unique_ptr<SkuSettings> s_;

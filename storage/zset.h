@@ -229,6 +229,9 @@ class ZSetValue final : public Collection {
   void ConvertToSkipList();
   void SkipListInsert(std::string_view member, double score);
 
+  // The snapshot codec (storage/value_codec.cc) writes and rebuilds each encoding as it is.
+  friend struct ValueCodecAccess;
+
   std::vector<ListpackEntry> entries_;          // the listpack encoding, sorted
   std::unique_ptr<SkipListEncoding> skiplist_;  // the skiplist encoding, when converted
 };
