@@ -61,6 +61,7 @@ void ServeReadyKeys(Engine& engine, uint32_t shard_index) {
             uint64_t appended = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
             lsn = appended != storage::kWalNoLsn ? appended : UINT64_MAX;
           }
+          if (lsn != 0 && lsn != UINT64_MAX) ctx.MarkLogged(lsn);
           if (ctx.propagated().empty()) {
             log::Warning("A blocked {} was served without naming its effect: not logged",
                          client->spec->name);

@@ -42,11 +42,12 @@ class CommandContext {
   int64_t now_ms() const { return now_ms_; }
   const CommandSpec& spec() const { return *spec_; }
 
-  storage::Shard& ShardFor(std::string_view key) {
-    return engine_.shard(engine_.ShardOf(key)).data();
-  }
+  // Every access to shard data goes through ShardFor / DbFor / DbOnShard, which note the LSN of
+  // the shard's last logged write: the reply depends on it (seen_lsn).
+  storage::Shard& ShardFor(std::string_view key) { return Seen(engine_.ShardOf(key)); }
   storage::Db& DbFor(std::string_view key) { return ShardFor(key).db(db_index_); }
-  storage::Db& DbOnShard(uint32_t shard) { return engine_.shard(shard).data().db(db_index_); }
+  storage::Db& DbOnShard(uint32_t shard) { return Seen(shard).db(db_index_); }
+  storage::Shard& ShardAt(uint32_t shard) { return Seen(shard); }
 
   // A read lookup: counts keyspace hits and misses as INFO stats reports them.
   storage::Db::Entry* LookupRead(std::string_view key);
@@ -57,6 +58,9 @@ class CommandContext {
   void KeyModified(std::string_view key) {
     modified_ = true;
     uint32_t index = engine_.ShardOf(key);
+    if (std::find(written_shards_.begin(), written_shards_.end(), index) == written_shards_.end()) {
+      written_shards_.push_back(index);
+    }
     storage::Shard& s = engine_.shard(index).data();
     s.KeyModified(db_index_, key);
     s.changes.Add();
@@ -73,10 +77,23 @@ class CommandContext {
   void PropagateAs(std::vector<std::string> argv) { propagate_.push_back(std::move(argv)); }
   const std::vector<std::vector<std::string>>& propagated() const { return propagate_; }
   // For a write that changes keys without naming them (FLUSHDB, FLUSHALL): it is logged too.
-  void AllKeysModified() { modified_ = true; }
+  void AllKeysModified() {
+    modified_ = true;
+    written_shards_ = engine_.AllShards();
+  }
   // True once KeyModified (or AllKeysModified) was called: the command changed data, so dispatch
   // logs it to the WAL.
   bool modified() const { return modified_; }
+  // The shards this command wrote to (KeyModified / AllKeysModified).
+  const std::vector<uint32_t>& written_shards() const { return written_shards_; }
+  // Once the command's records are appended: `lsn` (the last of them) becomes the written shards'
+  // last_write_lsn, which later readers of those shards wait for under appendfsync always.
+  void MarkLogged(uint64_t lsn) {
+    for (uint32_t i : written_shards_) engine_.shard(i).data().last_write_lsn = lsn;
+  }
+  // The highest last_write_lsn of the shards this command read or wrote: its reply must not be
+  // released before that LSN is durable.
+  uint64_t seen_lsn() const { return seen_lsn_; }
 
  private:
   Engine& engine_;
@@ -85,7 +102,15 @@ class CommandContext {
   int db_index_;
   int64_t now_ms_;
   const CommandSpec* spec_;
+  storage::Shard& Seen(uint32_t shard) {
+    storage::Shard& s = engine_.shard(shard).data();
+    seen_lsn_ = std::max(seen_lsn_, s.last_write_lsn);
+    return s;
+  }
+
   std::vector<uint32_t> ready_shards_;
+  std::vector<uint32_t> written_shards_;
+  uint64_t seen_lsn_ = 0;
   bool modified_ = false;
   std::vector<std::vector<std::string>> propagate_;
 };

@@ -222,6 +222,11 @@ const std::vector<Directive>& Directives() {
                             return true;
                           }});
     d.push_back(IntDirective("hz", true, &Config::hz, 1, kHzMax));
+    d.push_back(IntDirective("auto-aof-rewrite-percentage", true,
+                             &Config::auto_aof_rewrite_percentage, 0,
+                             kAutoAofRewritePercentageMax));
+    d.push_back(
+        MemoryDirective("auto-aof-rewrite-min-size", &Config::auto_aof_rewrite_min_size, 0));
     d.push_back(
         IntDirective("shard-busy-poll-us", true, &Config::shard_busy_poll_us, 0, kBusyPollUsMax));
     d.push_back(IntDirective("timeout", true, &Config::timeout, 0, INT32_MAX));

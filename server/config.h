@@ -23,6 +23,8 @@ inline constexpr int kShardsMax = 256;          // `shards` upper bound
 inline constexpr int kMaxClientsMax = 1000000;  // `maxclients` upper bound
 inline constexpr int kHzMax = 500;              // `hz` upper bound (Redis: CONFIG_MAX_HZ)
 inline constexpr int kBusyPollUsMax = 1000;     // `shard-busy-poll-us` upper bound
+// `auto-aof-rewrite-percentage` upper bound (Redis accepts any int; beyond this it means "never").
+inline constexpr int kAutoAofRewritePercentageMax = 1'000'000;  // percent
 
 // appendfsync: when a logged write counts as durable (Redis's values; docs/configuration.md).
 enum class AppendFsync { kAlways, kEverySec, kNo };
@@ -54,6 +56,11 @@ struct Config {
   // Bytes of allocated memory above which commands that may grow memory (flag denyoom) are
   // refused with -OOM; 0 = no limit. Only the noeviction policy exists: nothing is evicted.
   std::atomic<int64_t> maxmemory{0};
+  // Automatic snapshots (docs/durability.md), Redis's AOF-rewrite directives with their meaning:
+  // a snapshot is taken once the log written since the last one is at least min-size bytes and at
+  // least percentage % of that snapshot's size. percentage 0 disables automatic snapshots.
+  std::atomic<int> auto_aof_rewrite_percentage{100};                   // percent
+  std::atomic<int64_t> auto_aof_rewrite_min_size{64LL * 1024 * 1024};  // bytes
   // Microseconds a shard thread keeps polling for work before it sleeps (0 = sleep at once).
   std::atomic<int> shard_busy_poll_us{20};
 

@@ -530,8 +530,12 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
       exec_records_.push_back(*storage::EncodeCommandRecord(db, now_ms, exec));
       uint64_t lsn = wal->AppendGroup(std::move(exec_records_));
       NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);
+      if (lsn != storage::kWalNoLsn) {
+        for (uint32_t i : exec_shards_) engine_.shard(i).data().last_write_lsn = lsn;
+      }
       exec_records_.clear();
     }
+    exec_shards_.clear();
   } else if (wal != nullptr && ctx.modified()) {
     // Logged in the same step that applied it, before anything else runs on this shard, so the
     // log's order is the order writes took effect. A transaction's commands reach here one by
@@ -540,11 +544,18 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
       std::optional<std::string> record = storage::EncodeCommandRecord(db, now_ms, argv);
       if (exec_logging_ && record) {
         exec_records_.push_back(std::move(*record));
+        for (uint32_t i : ctx.written_shards()) {
+          if (std::find(exec_shards_.begin(), exec_shards_.end(), i) == exec_shards_.end()) {
+            exec_shards_.push_back(i);
+          }
+        }
         return;
       }
       uint64_t lsn = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
-      // Not logged (the WAL failed meanwhile): the reply must never be released as durable.
+      // Not logged (the WAL failed meanwhile): the reply must never be released, in any fsync
+      // mode (FinishBatch closes the connection instead).
       NoteLsn(lsn != storage::kWalNoLsn ? lsn : UINT64_MAX);
+      if (lsn != storage::kWalNoLsn) ctx.MarkLogged(lsn);
     };
     if (ctx.propagated().empty()) {
       append(args);
@@ -555,6 +566,12 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
         append(CmdArgs(views));
       }
     }
+  }
+  // A reply that shows data written by a record not yet durable waits for it too, whoever wrote
+  // it (appendfsync always promises that no reply depends on a write a crash could undo).
+  // After a WAL failure those writes will never be durable; reads are still served (fail-stop).
+  if (engine_.hold_replies() && ctx.seen_lsn() > wal->durable_lsn() && !wal->failed()) {
+    NoteSeenLsn(ctx.seen_lsn());
   }
   for (uint32_t shard : ctx.ready_shards()) ServeReadyKeys(engine_, shard);
   int64_t elapsed_us = Engine::NowUs() - start_us;
@@ -580,24 +597,42 @@ void Connection::FinishBatch() {
     close_after_write_ = true;
   }
   uint64_t lsn = batch_lsn_.exchange(0, std::memory_order_relaxed);
-  if (lsn != 0 && engine_.hold_replies() && !closed_) {
+  const uint64_t seen = batch_seen_lsn_.exchange(0, std::memory_order_relaxed);
+  if (lsn == UINT64_MAX && !closed_) {
+    // A write of this batch was applied but could not be logged (the WAL failed between the
+    // MISCONF check and the append): its reply would claim a success no restart will show, so
+    // the client is told nothing but EOF, in every appendfsync mode.
+    log::Warning("Closing client id={} addr={}: its write could not be logged", id(), info_.addr);
+    CloseNow();
+    return;
+  }
+  if ((lsn != 0 || seen != 0) && engine_.hold_replies() && !closed_) {
     // appendfsync always: the batch's replies (and whatever follows them) go out once its last
-    // record is durable. Reading stays stopped until then, so the wait is bounded by one batch.
+    // record, and the last record its replies show, are durable. Reading stays stopped until
+    // then, so the wait is bounded by one batch.
     waiting_durable_ = true;
     busy_ = true;
-    engine_.WaitDurable(home_, lsn, [self = shared_from_this()](bool durable) {
-      self->waiting_durable_ = false;
-      self->busy_ = false;
-      if (!durable) {
-        // The WAL failed before these writes were durable: their outcome is unknown, and the
-        // replies already built would claim success, so the client is told nothing but EOF.
-        log::Warning("Closing client id={} addr={}: its writes could not be made durable",
-                     self->id(), self->info_.addr);
-        self->CloseNow();
-        return;
-      }
-      self->ContinueAfterBatch();
-    });
+    const bool wrote = lsn != 0;
+    engine_.WaitDurable(
+        home_, std::max(lsn, seen), [self = shared_from_this(), wrote](bool durable) {
+          self->waiting_durable_ = false;
+          self->busy_ = false;
+          if (!durable && !wrote) {
+            // Only reads, of writes that will now never be durable: fail-stop keeps serving reads,
+            // which may show those writes until a restart (docs/durability.md).
+            self->ContinueAfterBatch();
+            return;
+          }
+          if (!durable) {
+            // The WAL failed before these writes were durable: their outcome is unknown, and the
+            // replies already built would claim success, so the client is told nothing but EOF.
+            log::Warning("Closing client id={} addr={}: its writes could not be made durable",
+                         self->id(), self->info_.addr);
+            self->CloseNow();
+            return;
+          }
+          self->ContinueAfterBatch();
+        });
     return;
   }
   ContinueAfterBatch();
@@ -609,9 +644,17 @@ void Connection::NoteLsn(uint64_t lsn) {
   }
 }
 
+void Connection::NoteSeenLsn(uint64_t lsn) {
+  uint64_t seen = batch_seen_lsn_.load(std::memory_order_relaxed);
+  while (seen < lsn &&
+         !batch_seen_lsn_.compare_exchange_weak(seen, lsn, std::memory_order_relaxed)) {
+  }
+}
+
 bool Connection::HoldingOutput() const {
   return waiting_durable_ ||
-         (engine_.hold_replies() && batch_lsn_.load(std::memory_order_relaxed) != 0);
+         (engine_.hold_replies() && (batch_lsn_.load(std::memory_order_relaxed) != 0 ||
+                                     batch_seen_lsn_.load(std::memory_order_relaxed) != 0));
 }
 
 void Connection::ContinueAfterBatch() {

@@ -135,6 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Any thread running this connection's command (or serving it while blocked): the batch's
   // replies depend on a record at `lsn` (UINT64_MAX: one that could not be logged).
   void NoteLsn(uint64_t lsn);
+  // Notes the LSN of another client's write that a reply of this batch shows (appendfsync always
+  // holds the reply until it is durable).
+  void NoteSeenLsn(uint64_t lsn);
 
   // Runs one command in the current thread and context (the thread must own, or hold locked,
   // the command's shards), with stats. Used by dispatch and by EXEC for queued commands.
@@ -228,10 +231,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Durability. The highest LSN this batch's writes were logged at (0: none): set from whichever
   // shard thread ran the write, read on the home thread after the merge.
   std::atomic<uint64_t> batch_lsn_{0};
+  std::atomic<uint64_t> batch_seen_lsn_{0};  // the highest LSN its replies show (NoteSeenLsn)
   bool waiting_durable_ = false;  // the finished batch's replies wait for batch LSN durability
   // While EXEC runs its queued commands: their records, appended as one MULTI ... EXEC group.
   bool exec_logging_ = false;
   std::vector<std::string> exec_records_;
+  std::vector<uint32_t> exec_shards_;  // the shards those records wrote to
 
   // Output.
   std::string out_;

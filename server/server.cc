@@ -24,6 +24,9 @@ std::string RandomHex(size_t n) {
   return s;
 }
 
+// How often shard 0 checks whether the log has grown enough for an automatic snapshot.
+constexpr std::chrono::milliseconds kAutoSnapshotCheckInterval{100};
+
 Server* g_server_for_engine = nullptr;  // one Server per process (tests run one at a time)
 
 }  // namespace
@@ -38,6 +41,7 @@ Server::Server(Config* config) : config_(config), run_id_(RandomHex(40)) {
 
 Server::~Server() {
   engine_->Stop();
+  snapshotter_.reset();  // waits for a background snapshot, which writes through the WAL's db
   // After the shard threads: nothing appends any more, and the writer's last callbacks only post.
   if (wal_) wal_->Close();
   if (g_server_for_engine == this) g_server_for_engine = nullptr;
@@ -65,7 +69,29 @@ bool Server::OpenWal(std::string* error) {
     *error = fmt::format("Can't open the write-ahead log in {}: {}", o.dir, open_error);
     return false;
   }
-  if (!ReplayWal(error)) return false;
+  snapshotter_ = std::make_unique<Snapshotter>(*engine_, *config_, *wal_);
+  const int64_t recovery_start_us = Engine::NowUs();
+  uint64_t snapshot_lsn = 0;
+  std::string snapshot_error;
+  if (!snapshotter_->Load(&snapshot_lsn, &snapshot_error)) {
+    *error =
+        fmt::format("Can't load the snapshot in {}: {}. Restore {} from a backup or a replica.",
+                    o.dir, snapshot_error, o.dir);
+    return false;
+  }
+  if (wal_->last_assigned_lsn() < snapshot_lsn) {
+    // Only possible when records the snapshot covers were never synced (appendfsync no): the
+    // snapshot has them, so the log continues after it.
+    log::Warning(
+        "Write-ahead log ends at LSN {}, before the snapshot at LSN {}: continuing "
+        "after the snapshot",
+        wal_->last_assigned_lsn(), snapshot_lsn);
+    wal_->ContinueAfter(snapshot_lsn);
+  }
+  if (!ReplayWal(snapshot_lsn + 1, error)) return false;
+  recovery_.snapshot_lsn = snapshot_lsn;
+  recovery_.snapshot_keys = snapshotter_->status().keys;
+  recovery_.ms = (Engine::NowUs() - recovery_start_us) / 1000;
   Engine* engine = engine_.get();
   wal_->SetOnDurable([engine](uint64_t) { engine->NotifyDurable(); });
   wal_->SetOnFailed([engine](const std::string& failure) {
@@ -77,7 +103,7 @@ bool Server::OpenWal(std::string* error) {
   return true;
 }
 
-bool Server::ReplayWal(std::string* error) {
+bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
   int64_t start_us = Engine::NowUs();
   std::string replay_error;
   // A MULTI ... EXEC group (contiguous, Wal::AppendGroup) is applied only once its EXEC is read:
@@ -92,7 +118,9 @@ bool Server::ReplayWal(std::string* error) {
     return r.type == storage::WalRecordType::kCommand && r.argv.size() == 1 &&
            EqualsIgnoreCase(r.argv[0], name);
   };
-  auto result = wal_->ForEach(1, [&](uint64_t lsn, std::string_view bytes) {
+  uint64_t replayed_bytes = 0;
+  auto result = wal_->ForEach(from_lsn, [&](uint64_t lsn, std::string_view bytes) {
+    replayed_bytes += bytes.size();
     storage::WalRecord record;
     std::string detail;
     // ForEach has decoded it already; decoding again gives the arguments.
@@ -164,7 +192,9 @@ bool Server::ReplayWal(std::string* error) {
                                 result.problem_lsn, result.detail),
                     result.problem_lsn);
   }
-  log::Notice("Write-ahead log: replayed {} records in {} ms", result.records,
+  snapshotter_->NoteReplayed(replayed_bytes);
+  recovery_.replayed_records = result.records;
+  log::Notice("Write-ahead log: replayed {} records from LSN {} in {} ms", result.records, from_lsn,
               (Engine::NowUs() - start_us) / 1000);
   return true;
 }
@@ -245,6 +275,10 @@ bool Server::Start(std::string* error) {
   SampleOps();
   idle_timer_ = std::make_unique<asio::steady_timer>(io0);
   CloseIdleClients();
+  if (snapshotter_) {
+    snapshot_timer_ = std::make_unique<asio::steady_timer>(io0);
+    CheckAutoSnapshot();
+  }
   engine_->Start();
   return true;
 }
@@ -327,6 +361,26 @@ void Server::CloseIdleClients() {
   });
 }
 
+void Server::CheckAutoSnapshot() {
+  if (!auto_snapshot_pending_.load() && snapshotter_->Due()) {
+    auto_snapshot_pending_.store(true);
+    engine_->RunLocked(
+        engine_->AllShards(),
+        [this] {
+          std::string error;
+          if (snapshotter_->Take(/*background=*/true, &error)) return;
+          // Another one started meanwhile (BGSAVE): nothing to do. Any other refusal is a WAL
+          // failure, which INFO already reports.
+          log::Verbose("Automatic snapshot not taken: {}", error);
+        },
+        engine_->shard(0).io(), [this] { auto_snapshot_pending_.store(false); });
+  }
+  snapshot_timer_->expires_after(kAutoSnapshotCheckInterval);
+  snapshot_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) CheckAutoSnapshot();
+  });
+}
+
 int64_t Server::InstantaneousOps() const {
   int64_t sum = 0;
   for (const auto& s : ops_samples_) sum += s.load(std::memory_order_relaxed);
@@ -348,6 +402,7 @@ void Server::RequestShutdown(const std::string& reason) {
     if (signals_) signals_->cancel(ec);
     if (ops_timer_) ops_timer_->cancel();
     if (idle_timer_) idle_timer_->cancel();
+    if (snapshot_timer_) snapshot_timer_->cancel();
     for (auto& c : clients_.Snapshot()) c->Kill();
     std::lock_guard lock(mu_);
     shutdown_done_ = true;

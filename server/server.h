@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/engine.h"
 #include "server/pubsub.h"
+#include "server/snapshotter.h"
 #include "storage/wal.h"
 
 namespace stockd::server {
@@ -44,13 +45,27 @@ class Server {
   // instantaneous_ops_per_sec).
   int64_t InstantaneousOps() const;
 
+  // What startup recovery did (INFO persistence).
+  struct Recovery {
+    uint64_t snapshot_lsn = 0;  // the snapshot loaded (0: none)
+    uint64_t snapshot_keys = 0;
+    uint64_t replayed_records = 0;  // log records replayed after it
+    int64_t ms = 0;                 // snapshot load plus replay
+  };
+  const Recovery& recovery() const { return recovery_; }
+  // Snapshots (SAVE, BGSAVE, INFO persistence); nullptr when appendonly is off.
+  Snapshotter* snapshotter() { return snapshotter_.get(); }
+
   static Server* FromEngine(Engine& e);
 
  private:
   // Opens the WAL, replays it into the shards (before their threads start, so the main thread
   // owns every shard's data) and wires its callbacks to the engine.
   bool OpenWal(std::string* error);
-  bool ReplayWal(std::string* error);
+  // Replays the log from from_lsn (the one after the loaded snapshot's).
+  bool ReplayWal(uint64_t from_lsn, std::string* error);
+  // Every 100 ms on shard 0: takes a snapshot when the log has grown enough (Snapshotter::Due).
+  void CheckAutoSnapshot();
   // Applies one decoded record without a reply and without logging it again.
   bool ReplayRecord(const storage::WalRecord& record, std::string* error);
   void Accept(size_t listener);
@@ -61,7 +76,11 @@ class Server {
 
   Config* config_;
   std::unique_ptr<Engine> engine_;
-  std::unique_ptr<storage::Wal> wal_;  // appendonly yes; closed after the engine stops
+  std::unique_ptr<storage::Wal> wal_;         // appendonly yes; closed after the engine stops
+  std::unique_ptr<Snapshotter> snapshotter_;  // with wal_; destroyed before it closes
+  std::unique_ptr<asio::steady_timer> snapshot_timer_;
+  std::atomic<bool> auto_snapshot_pending_{false};
+  Recovery recovery_;
   rocksdb::Env* wal_env_ = nullptr;
   ClientRegistry clients_;
   PubSub pubsub_;

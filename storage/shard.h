@@ -111,6 +111,12 @@ class Shard final : public ExpiryListener {
   HotKeys hot_skus;
 
   RelaxedCounter expired_keys;
+  // The LSN of the last logged write to this shard's data (0: none since start). A reply that
+  // depends on this shard's data is held until this LSN is durable under appendfsync always, so
+  // no client is shown a write that a crash could still take back (Redis gets the same from
+  // fsyncing before any reply of the event-loop iteration). Touched only by the thread that may
+  // touch the data.
+  uint64_t last_write_lsn = 0;
   // Writes applied to this shard's keys since start (Redis's "dirty" counter, summed for INFO).
   RelaxedCounter changes;
 

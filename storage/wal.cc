@@ -60,18 +60,19 @@ std::unique_ptr<Wal> Wal::Open(const WalOptions& o, std::string* error) {
   options.create_missing_column_families = true;
   if (o.env != nullptr) options.env = o.env;
 
-  // RocksDB refuses to open a database without naming every column family it has (snapshots will
-  // add their own), so open whatever exists plus "wal".
+  // RocksDB refuses to open a database without naming every column family it has, so open
+  // whatever exists plus "wal" and "snapshot" (storage/snapshot.h).
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, o.dir, &names);
   if (!s.ok()) names = {rocksdb::kDefaultColumnFamilyName};  // a new database.
-  if (std::find(names.begin(), names.end(), kWalColumnFamily) == names.end()) {
-    names.emplace_back(kWalColumnFamily);
+  for (std::string_view name : {kWalColumnFamily, kSnapshotColumnFamily}) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  size_t wal_index = 0;
+  size_t wal_index = 0, snapshot_index = 0;
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i] == kWalColumnFamily) wal_index = i;
+    if (names[i] == kSnapshotColumnFamily) snapshot_index = i;
     descriptors.emplace_back(names[i], rocksdb::ColumnFamilyOptions());
   }
   rocksdb::DB* db = nullptr;
@@ -82,6 +83,7 @@ std::unique_ptr<Wal> Wal::Open(const WalOptions& o, std::string* error) {
     return nullptr;
   }
   rocksdb::ColumnFamilyHandle* wal_cf = handles[wal_index];
+  rocksdb::ColumnFamilyHandle* snapshot_cf = handles[snapshot_index];
 
   // The last key is the last LSN: appends continue contiguously after it.
   uint64_t last_lsn = 0;
@@ -108,15 +110,17 @@ std::unique_ptr<Wal> Wal::Open(const WalOptions& o, std::string* error) {
     delete db;
     return nullptr;
   }
-  return std::unique_ptr<Wal>(new Wal(o, db, std::move(handles), wal_cf, last_lsn));
+  return std::unique_ptr<Wal>(new Wal(o, db, std::move(handles), wal_cf, snapshot_cf, last_lsn));
 }
 
 Wal::Wal(const WalOptions& o, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-         rocksdb::ColumnFamilyHandle* wal_cf, uint64_t last_lsn)
+         rocksdb::ColumnFamilyHandle* wal_cf, rocksdb::ColumnFamilyHandle* snapshot_cf,
+         uint64_t last_lsn)
     : options_(o),
       db_(db),
       handles_(std::move(handles)),
       wal_cf_(wal_cf),
+      snapshot_cf_(snapshot_cf),
       queue_first_lsn_(last_lsn + 1),
       last_assigned_lsn_(last_lsn),
       written_lsn_(last_lsn),
@@ -454,6 +458,20 @@ bool Wal::CutTail(uint64_t from_lsn) {
   std::lock_guard stats_lock(stats_mu_);
   stats_.written_lsn = from_lsn - 1;
   stats_.durable_lsn = from_lsn - 1;
+  return true;
+}
+
+bool Wal::ContinueAfter(uint64_t lsn) {
+  std::lock_guard lock(mu_);
+  if (appended_since_open_ || stopping_) return false;
+  if (lsn <= last_assigned_lsn_) return true;
+  last_assigned_lsn_ = lsn;
+  queue_first_lsn_ = lsn + 1;
+  written_lsn_.store(lsn, std::memory_order_release);
+  durable_lsn_.store(lsn, std::memory_order_release);
+  std::lock_guard stats_lock(stats_mu_);
+  stats_.written_lsn = lsn;
+  stats_.durable_lsn = lsn;
   return true;
 }
 

@@ -61,6 +61,9 @@ inline constexpr std::chrono::milliseconds kWalEverySecInterval{1000};
 inline constexpr size_t kWalSyncHistogramBuckets = 31;
 // The column family that holds the log.
 inline constexpr std::string_view kWalColumnFamily = "wal";
+// The column family that holds snapshots (storage/snapshot.h), in the same database so that one
+// directory is the whole durable state.
+inline constexpr std::string_view kSnapshotColumnFamily = "snapshot";
 
 struct WalOptions {
   std::string dir;  // the RocksDB directory; created if missing.
@@ -172,13 +175,25 @@ class Wal {
   // where LSNs continue. False (and failed() latched) if RocksDB refuses.
   bool Trim(uint64_t upto_lsn);
 
+  // Makes appends continue after `lsn` when the log ends before it (a snapshot at `lsn` survived
+  // records that did not: appendfsync no and a power loss). Only before the first Append; false
+  // otherwise.
+  bool ContinueAfter(uint64_t lsn);
+
+  // The database and the snapshot column family, for storage/snapshot.h. Valid until Close.
+  rocksdb::DB* db() const { return db_; }
+  rocksdb::ColumnFamilyHandle* snapshot_cf() const { return snapshot_cf_; }
+  // The options it was opened with (the directory, for snapshot scratch files).
+  const WalOptions& options() const { return options_; }
+
   // Deletes the records with LSN >= from_lsn: recovery's cut of a torn tail. Only before the first
   // Append; false otherwise or if RocksDB refuses. Later appends continue from from_lsn.
   bool CutTail(uint64_t from_lsn);
 
  private:
   Wal(const WalOptions& o, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-      rocksdb::ColumnFamilyHandle* wal_cf, uint64_t last_lsn);
+      rocksdb::ColumnFamilyHandle* wal_cf, rocksdb::ColumnFamilyHandle* snapshot_cf,
+      uint64_t last_lsn);
 
   void WriterLoop();
   // Takes the next batch from the queue (at least one record unless stopping with nothing left):
@@ -194,6 +209,7 @@ class Wal {
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every open column family, owned.
   rocksdb::ColumnFamilyHandle* wal_cf_;                // one of handles_.
+  rocksdb::ColumnFamilyHandle* snapshot_cf_;           // one of handles_.
 
   // The queue. mu_ guards everything down to stats_.
   mutable std::mutex mu_;

@@ -125,19 +125,48 @@ Lines PersistenceSection(Server& s) {
   for (uint32_t i = 0; i < s.engine().shard_count(); ++i) {
     changes += s.engine().shard(i).data().changes.Get();
   }
-  // The WAL (docs/wal.md) in Redis's AOF fields, plus its own counters; snapshots are not built
-  // yet, so the rdb fields say nothing was saved.
+  // Snapshots in Redis's rdb fields (and its AOF-rewrite fields, since a snapshot is also what
+  // compacts the log), the WAL in its AOF fields; then stockd's own counters (docs/durability.md).
   storage::Wal* wal = s.engine().wal();
-  Lines lines = {{"loading", "0"},
-                 {"async_loading", "0"},
-                 {"rdb_changes_since_last_save", std::to_string(changes)},
-                 {"rdb_bgsave_in_progress", "0"},
-                 {"rdb_last_save_time", std::to_string(s.start_time_ms() / 1000)},
-                 {"rdb_last_bgsave_status", "ok"},
-                 {"aof_enabled", wal != nullptr ? "1" : "0"},
-                 {"aof_rewrite_in_progress", "0"},
-                 {"aof_last_write_status", wal != nullptr && wal->failed() ? "err" : "ok"}};
+  SnapshotStatus snap;
+  if (s.snapshotter() != nullptr) {
+    snap = s.snapshotter()->status();
+  } else {
+    snap.last_save_ms = s.start_time_ms();
+  }
+  const int64_t now_ms = Engine::NowMs();
+  const std::string current_sec =
+      snap.in_progress ? std::to_string((now_ms - snap.current_started_ms) / 1000) : "-1";
+  const std::string last_sec = snap.saves != 0 ? std::to_string(snap.last_write_ms / 1000) : "-1";
+  const char* last_status = snap.last_ok ? "ok" : "err";
+  Lines lines = {
+      {"loading", "0"},
+      {"async_loading", "0"},
+      {"rdb_changes_since_last_save", std::to_string(changes - snap.changes_at_snapshot)},
+      {"rdb_bgsave_in_progress", snap.in_progress ? "1" : "0"},
+      {"rdb_last_save_time", std::to_string(snap.last_save_ms / 1000)},
+      {"rdb_last_bgsave_status", last_status},
+      {"rdb_last_bgsave_time_sec", last_sec},
+      {"rdb_current_bgsave_time_sec", current_sec},
+      {"rdb_saves", std::to_string(snap.saves)},
+      {"aof_enabled", wal != nullptr ? "1" : "0"},
+      {"aof_rewrite_in_progress", snap.in_progress ? "1" : "0"},
+      {"aof_last_rewrite_time_sec", last_sec},
+      {"aof_current_rewrite_time_sec", current_sec},
+      {"aof_last_bgrewrite_status", last_status},
+      {"aof_last_write_status", wal != nullptr && wal->failed() ? "err" : "ok"}};
   if (wal != nullptr) {
+    lines.push_back({"snapshot_lsn", std::to_string(snap.lsn)});
+    lines.push_back({"snapshot_keys", std::to_string(snap.keys)});
+    lines.push_back({"snapshot_bytes", std::to_string(snap.bytes)});
+    lines.push_back({"snapshot_last_pause_us", std::to_string(snap.last_pause_us)});
+    lines.push_back({"snapshot_last_write_ms", std::to_string(snap.last_write_ms)});
+    if (!snap.last_ok) lines.push_back({"snapshot_last_error", snap.last_error});
+    const Server::Recovery& r = s.recovery();
+    lines.push_back({"recovery_snapshot_lsn", std::to_string(r.snapshot_lsn)});
+    lines.push_back({"recovery_snapshot_keys", std::to_string(r.snapshot_keys)});
+    lines.push_back({"recovery_replayed_records", std::to_string(r.replayed_records)});
+    lines.push_back({"recovery_ms", std::to_string(r.ms)});
     storage::WalStats st = wal->stats();
     lines.push_back({"wal_written_lsn", std::to_string(st.written_lsn)});
     lines.push_back({"wal_durable_lsn", std::to_string(st.durable_lsn)});
@@ -307,6 +336,71 @@ void CmdDbSize(CmdArgs, CommandContext& ctx) {
 }
 
 namespace {
+// SAVE, BGSAVE and BGREWRITEAOF: the snapshotter, or an error when there is none.
+Snapshotter* SnapshotterOrReply(CommandContext& ctx) {
+  Snapshotter* snapshotter = Server::FromEngine(ctx.engine())->snapshotter();
+  if (snapshotter == nullptr) {
+    ctx.reply().Error(
+        "ERR snapshots are kept with the write-ahead log, which is off (appendonly no)");
+  }
+  return snapshotter;
+}
+}  // namespace
+
+// These run with every shard locked (flag global): the capture is the pause. SAVE then writes
+// before answering, with the shards still locked, as Redis's SAVE blocks the server.
+void CmdSave(CmdArgs, CommandContext& ctx) {
+  Snapshotter* snapshotter = SnapshotterOrReply(ctx);
+  if (snapshotter == nullptr) return;
+  std::string error;
+  if (!snapshotter->Take(/*background=*/false, &error)) return ctx.reply().Error(error);
+  ctx.reply().Ok();
+}
+
+void CmdBgSave(CmdArgs args, CommandContext& ctx) {
+  bool schedule = false;
+  if (args.size() == 2 && EqualsIgnoreCase(args[1], "SCHEDULE")) {
+    schedule = true;
+  } else if (args.size() > 1) {
+    return ctx.reply().Error(reply::kSyntaxError);
+  }
+  Snapshotter* snapshotter = SnapshotterOrReply(ctx);
+  if (snapshotter == nullptr) return;
+  if (snapshotter->status().in_progress) {
+    if (!schedule) {
+      return ctx.reply().Error(
+          "ERR Background save already in progress. Use BGSAVE SCHEDULE in order to schedule a "
+          "BGSAVE whenever possible.");
+    }
+    snapshotter->Schedule();
+    return ctx.reply().SimpleString("Background saving scheduled");
+  }
+  std::string error;
+  if (!snapshotter->Take(/*background=*/true, &error)) return ctx.reply().Error(error);
+  ctx.reply().SimpleString("Background saving started");
+}
+
+// A snapshot is what compacts the log, so stockd's AOF rewrite is a snapshot.
+void CmdBgRewriteAof(CmdArgs, CommandContext& ctx) {
+  Snapshotter* snapshotter = SnapshotterOrReply(ctx);
+  if (snapshotter == nullptr) return;
+  if (snapshotter->status().in_progress) {
+    snapshotter->Schedule();
+    return ctx.reply().SimpleString("Background append only file rewriting scheduled");
+  }
+  std::string error;
+  if (!snapshotter->Take(/*background=*/true, &error)) return ctx.reply().Error(error);
+  ctx.reply().SimpleString("Background append only file rewriting started");
+}
+
+void CmdLastSave(CmdArgs, CommandContext& ctx) {
+  Server& s = *Server::FromEngine(ctx.engine());
+  int64_t ms =
+      s.snapshotter() != nullptr ? s.snapshotter()->status().last_save_ms : s.start_time_ms();
+  ctx.reply().Integer(ms / 1000);
+}
+
+namespace {
 // FLUSHDB/FLUSHALL [ASYNC|SYNC]: both modes free synchronously (the shards are locked anyway).
 bool FlushModeOk(CmdArgs args, CommandContext& ctx) {
   if (args.size() > 2 || (args.size() == 2 && !EqualsIgnoreCase(args[1], "ASYNC") &&
@@ -321,7 +415,7 @@ bool FlushModeOk(CmdArgs args, CommandContext& ctx) {
 void CmdFlushDb(CmdArgs args, CommandContext& ctx) {
   if (!FlushModeOk(args, ctx)) return;
   for (uint32_t i = 0; i < ctx.engine().shard_count(); ++i) {
-    storage::Shard& s = ctx.engine().shard(i).data();
+    storage::Shard& s = ctx.ShardAt(i);
     s.changes.Add(s.db(ctx.db_index()).Clear());
     s.AllKeysModified(ctx.db_index());
   }
@@ -332,7 +426,7 @@ void CmdFlushDb(CmdArgs args, CommandContext& ctx) {
 void CmdFlushAll(CmdArgs args, CommandContext& ctx) {
   if (!FlushModeOk(args, ctx)) return;
   for (uint32_t i = 0; i < ctx.engine().shard_count(); ++i) {
-    storage::Shard& s = ctx.engine().shard(i).data();
+    storage::Shard& s = ctx.ShardAt(i);
     for (int db = 0; db < s.databases(); ++db) s.changes.Add(s.db(db).Clear());
     s.AllKeysModified(-1);
   }

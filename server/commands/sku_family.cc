@@ -250,7 +250,8 @@ void RunSkuDeadlines(Engine& engine, uint32_t shard, int64_t now_ms) {
       if (storage::Wal* wal = engine.wal()) {
         std::optional<std::string> record =
             storage::EncodeExpireSweepRecord(db, now_ms, key, kSkuExpiriesPerPassMax);
-        if (record) wal->Append(std::move(*record));
+        uint64_t lsn = record ? wal->Append(std::move(*record)) : storage::kWalNoLsn;
+        if (lsn != storage::kWalNoLsn) ctx.MarkLogged(lsn);
       }
     }
     data.ScheduleSku(db, key, sku);

@@ -10,37 +10,11 @@
 #include "storage/wal.h"
 #include "storage/wal_record.h"
 #include "tests/server/test_server.h"
+#include "tests/server/wal_fixture.h"
 #include "tests/storage/fault_fs.h"
 
 namespace stockd::testing {
 namespace {
-
-class WalWiringTest : public ServerTest {
- protected:
-  void Configure(server::Config& c) override {
-    c.appendonly = true;
-    c.dir = TempDir();
-  }
-  // Stops the server (a clean shutdown) and starts a new one on the same configuration and
-  // directory, so everything it knows comes from the log.
-  void Restart(rocksdb::Env* env = nullptr) {
-    std::string error;
-    ASSERT_TRUE(TryRestart(env, &error)) << error;
-  }
-  bool TryRestart(rocksdb::Env* env, std::string* error) {
-    client_.reset();
-    client2_.reset();
-    server_->RequestShutdown("restart");
-    server_->WaitForShutdown();
-    server_.reset();
-    config_.port = 0;
-    server_ = std::make_unique<server::Server>(&config_);
-    server_->set_wal_env(env);
-    if (!server_->Start(error)) return false;
-    client_ = std::make_unique<TestClient>(server_->port());
-    return true;
-  }
-};
 
 TEST_F(WalWiringTest, WritesSurviveARestart) {
   EXPECT_TRUE(IsInt(Run({"incr", "counter"}), 1));
@@ -156,21 +130,16 @@ TEST_F(WalWiringTest, TransactionsAreLoggedAsOneGroupAndAnUnfinishedOneIsCut) {
   server_.reset();
   {
     // A crash in the middle of writing a group: MULTI and one command, no EXEC.
-    rocksdb::DBOptions o;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {std::string(storage::kWalColumnFamily), {}}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, config_.WalDir(), cfs, &handles, &db).ok());
+    RawDb raw(config_.WalDir());
+    ASSERT_TRUE(raw.ok());
+    rocksdb::DB* db = raw.db();
     const std::string_view multi[] = {"MULTI"}, set[] = {"SET", "torn", "1"};
-    ASSERT_TRUE(db->Put({}, handles[1], storage::EncodeLsnKey(5),
+    ASSERT_TRUE(db->Put({}, raw.wal(), storage::EncodeLsnKey(5),
                         *storage::EncodeCommandRecord(0, 0, multi))
                     .ok());
     ASSERT_TRUE(
-        db->Put({}, handles[1], storage::EncodeLsnKey(6), *storage::EncodeCommandRecord(0, 0, set))
+        db->Put({}, raw.wal(), storage::EncodeLsnKey(6), *storage::EncodeCommandRecord(0, 0, set))
             .ok());
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
   }
   config_.port = 0;
   server_ = std::make_unique<server::Server>(&config_);
@@ -208,6 +177,45 @@ TEST_F(WalWiringTest, FailedWalRefusesWritesServesReadsAndDropsUndurableReplies)
   EXPECT_TRUE(IsBulk(k, "before") || IsBulk(k, "lost")) << k.ToString();
 }
 
+TEST_F(WalWiringTest, RepliesThatShowAnUndurableWriteWaitForIt) {
+  // Syncs take 300 ms: a write stays applied-but-not-durable long enough to be read.
+  auto fs = std::make_shared<FaultFs>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  Restart(env.get());
+  // Two keys on different shards.
+  std::string other = "other";
+  for (int i = 0; server().engine().ShardOf(other) == server().engine().ShardOf("k"); ++i) {
+    other = "other" + std::to_string(i);
+  }
+  fs->SetSyncDelay(std::chrono::milliseconds(300));
+  storage::Wal* wal = server().engine().wal();
+  const uint64_t lsn = wal->last_assigned_lsn() + 1;
+  client().Send({"set", "k", "v"});
+  SleepMs(50);  // applied and waiting for its sync
+  ASSERT_LT(wal->durable_lsn(), lsn);
+  // Another client reading the key sees the write only once it is durable.
+  EXPECT_TRUE(IsBulk(client2().Run({"get", "k"}), "v"));
+  EXPECT_GE(wal->durable_lsn(), lsn);
+  // Same for a write that changes nothing but answers from the undurable state.
+  client().Read();
+  const uint64_t lsn2 = wal->last_assigned_lsn() + 1;
+  client().Send({"set", "k", "v2"});
+  SleepMs(50);
+  ASSERT_LT(wal->durable_lsn(), lsn2);
+  EXPECT_TRUE(IsInt(client2().Run({"setnx", "k", "x"}), 0));
+  EXPECT_GE(wal->durable_lsn(), lsn2);
+  client().Read();
+  // A read of another shard, which no pending write touched, is not held.
+  const uint64_t lsn3 = wal->last_assigned_lsn() + 1;
+  client().Send({"set", "k", "v3"});
+  SleepMs(50);
+  EXPECT_TRUE(IsNull(client2().Run({"get", other})));
+  EXPECT_LT(wal->durable_lsn(), lsn3);
+  client().Read();
+  fs->SetSyncDelay(std::chrono::microseconds(0));
+  Restart();  // off the fault-injecting file system, which this test owns
+}
+
 TEST_F(WalWiringTest, CorruptRecordRefusesStartupNamingTheLsn) {
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(IsInt(Run({"incr", "n"}), i + 1));
   client_.reset();
@@ -216,18 +224,13 @@ TEST_F(WalWiringTest, CorruptRecordRefusesStartupNamingTheLsn) {
   server_.reset();
   {
     // Flip a byte of LSN 3 behind the WAL's back.
-    rocksdb::DBOptions o;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {std::string(storage::kWalColumnFamily), {}}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, config_.WalDir(), cfs, &handles, &db).ok());
+    RawDb raw(config_.WalDir());
+    ASSERT_TRUE(raw.ok());
+    rocksdb::DB* db = raw.db();
     std::string value;
-    ASSERT_TRUE(db->Get({}, handles[1], storage::EncodeLsnKey(3), &value).ok());
+    ASSERT_TRUE(db->Get({}, raw.wal(), storage::EncodeLsnKey(3), &value).ok());
     value[10] ^= 0x01;
-    ASSERT_TRUE(db->Put({}, handles[1], storage::EncodeLsnKey(3), value).ok());
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
+    ASSERT_TRUE(db->Put({}, raw.wal(), storage::EncodeLsnKey(3), value).ok());
   }
   config_.port = 0;
   server_ = std::make_unique<server::Server>(&config_);

@@ -18,6 +18,7 @@
 
 #include "storage/wal_record.h"
 #include "tests/storage/fault_fs.h"
+#include "tests/storage/raw_db.h"
 
 namespace stockd::storage {
 namespace {
@@ -78,29 +79,7 @@ std::map<uint64_t, std::string> ReadAll(const Wal& wal, WalReadResult* result = 
   return out;
 }
 
-// Opens the database behind a closed Wal directly, to damage it as a disk or a bug would.
-class RawDb {
- public:
-  explicit RawDb(const std::string& dir) {
-    rocksdb::Options options;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}},
-                                                        {std::string(kWalColumnFamily), {}}};
-    rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles_, &db_);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-  ~RawDb() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    delete db_;
-  }
-  void Put(uint64_t lsn, std::string_view value) {
-    ASSERT_TRUE(db_->Put({}, handles_[1], EncodeLsnKey(lsn), value).ok());
-  }
-  void Delete(uint64_t lsn) { ASSERT_TRUE(db_->Delete({}, handles_[1], EncodeLsnKey(lsn)).ok()); }
-
- private:
-  rocksdb::DB* db_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
+using stockd::testing::RawDb;
 
 // Appends records 1..n to a new log in dir and closes it.
 void WriteLog(const std::string& dir, uint64_t n) {
