@@ -140,8 +140,9 @@ bool Server::ReplayWal(std::string* error) {
   auto refuse = [&](const std::string& what, uint64_t lsn) {
     *error = fmt::format(
         "Can't recover from the write-ahead log in {}: {}. Restore {} from a backup or a replica; "
-        "or, knowingly losing every write from LSN {} on, truncate the log there.",
-        dir, what, dir, lsn);
+        "or, knowingly losing every write from LSN {} on, cut the log there with: "
+        "stockd-wal truncate {} --from {} --yes",
+        dir, what, dir, lsn, dir, lsn);
     return false;
   };
   switch (result.problem) {
