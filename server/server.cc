@@ -149,7 +149,7 @@ bool Server::ReplayWal(std::string* error) {
     case storage::WalReadProblem::kNone:
       break;
     case storage::WalReadProblem::kStopped:
-      return refuse(replay_error, result.last_lsn + 1);
+      return refuse(replay_error, result.last_lsn);  // the record fn refused: cut from it
     case storage::WalReadProblem::kTornTail:
       // The writer died mid-record: that record was never acknowledged, so it is cut.
       log::Warning("Write-ahead log: cutting the torn last record at LSN {} ({}: {})",
