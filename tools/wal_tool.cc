@@ -71,6 +71,7 @@ void Usage() {
                "       stockd-wal truncate DIR --from LSN [--yes]\n\n"
                "DIR is the write-ahead log's RocksDB directory (<dir>/wal) or stockd's dir.\n"
                "stockd must not be running: the tool takes the log's lock.\n"
+               "verify's --databases is stockd's 'databases' directive (default: stockd's).\n"
                "verify exits 0 when stockd would replay the whole log, 1 when it would refuse to\n"
                "start, 3 when it would start after cutting a torn or unfinished tail.\n");
 }
@@ -387,7 +388,9 @@ int Dump(const std::string& dir, uint64_t from_lsn, std::optional<uint64_t> coun
   return kExitProblem;
 }
 
-int Verify(const std::string& dir, uint32_t databases) {
+// databases_given: --databases was passed; otherwise a database refusal says the default was
+// assumed.
+int Verify(const std::string& dir, uint32_t databases, bool databases_given) {
   std::string wal_dir, error;
   std::unique_ptr<Wal> wal = OpenLog(dir, &wal_dir, &error);
   if (!wal) {
@@ -407,6 +410,9 @@ int Verify(const std::string& dir, uint32_t databases) {
   uint64_t lsn = 0;
   if (read.problem == WalReadProblem::kStopped) {
     what = "record at LSN " + std::to_string(read.last_lsn) + " could not be replayed: " + refused;
+    if (!databases_given && refused.find("'databases'") != std::string::npos) {
+      what += " (stockd's default; if stockd runs with more, pass --databases as configured)";
+    }
     lsn = read.last_lsn;
   } else if (!read.ok() && read.problem != WalReadProblem::kTornTail) {
     what = std::string(storage::WalReadProblemName(read.problem)) + " at LSN " +
@@ -534,13 +540,13 @@ int Main(int argc, char** argv) {
   if (command == "info" && rest.empty()) return Info(dir);
   if (command == "dump") return Dump(dir, o.from.value_or(0), o.count);
   if (command == "verify") {
-    // Without --databases, any database a stockd configuration allows.
-    const uint64_t databases = o.databases.value_or(server::kDatabasesMax);
+    // Without --databases, stockd's default, as a stockd started without the directive checks.
+    const uint64_t databases = o.databases.value_or(server::Config().databases);
     if (databases < 1 || databases > static_cast<uint64_t>(server::kDatabasesMax)) {
       std::fprintf(stderr, "stockd-wal verify: --databases must be 1..%d\n", server::kDatabasesMax);
       return kExitUsage;
     }
-    return Verify(dir, static_cast<uint32_t>(databases));
+    return Verify(dir, static_cast<uint32_t>(databases), o.databases.has_value());
   }
   if (command == "truncate") {
     if (!o.from || *o.from == 0) {
