@@ -189,6 +189,18 @@ class Server:
         """SIGKILLs the server (a crash: nothing is flushed) and keeps its directory."""
         self._kill()
 
+    def terminate(self):
+        """Stops the server with SIGTERM (a clean shutdown) and keeps its directory, for a restart
+        or for tools that need the server stopped. Returns its exit code."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
     def restart(self):
         """Starts the server again on the same directory (after kill9 or a clean exit), on a new
         port; returns once it answers PING, as start() does."""
