@@ -66,7 +66,9 @@ bool Server::OpenWal(std::string* error) {
   std::string open_error;
   wal_ = storage::Wal::Open(o, &open_error);
   if (!wal_) {
-    *error = fmt::format("Can't open the write-ahead log in {}: {}", o.dir, open_error);
+    *error = fmt::format(
+        "Can't open the write-ahead log in {}: {}. Restore {} from a backup or a replica.", o.dir,
+        open_error, o.dir);
     return false;
   }
   snapshotter_ = std::make_unique<Snapshotter>(*engine_, *config_, *wal_);
@@ -168,15 +170,16 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
   auto refuse = [&](const std::string& what, uint64_t lsn) {
     *error = fmt::format(
         "Can't recover from the write-ahead log in {}: {}. Restore {} from a backup or a replica; "
-        "or, knowingly losing every write from LSN {} on, truncate the log there.",
-        dir, what, dir, lsn);
+        "or, knowingly losing every write from LSN {} on, cut the log there with: "
+        "stockd-wal truncate {} --from {} --yes",
+        dir, what, dir, lsn, dir, lsn);
     return false;
   };
   switch (result.problem) {
     case storage::WalReadProblem::kNone:
       break;
     case storage::WalReadProblem::kStopped:
-      return refuse(replay_error, result.last_lsn + 1);
+      return refuse(replay_error, result.last_lsn);  // the record fn refused: cut from it
     case storage::WalReadProblem::kTornTail:
       // The writer died mid-record: that record was never acknowledged, so it is cut.
       log::Warning("Write-ahead log: cutting the torn last record at LSN {} ({}: {})",

@@ -59,6 +59,15 @@ std::unique_ptr<Wal> Wal::Open(const WalOptions& o, std::string* error) {
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   if (o.env != nullptr) options.env = o.env;
+  // How RocksDB replays its own log file at Open. Under always every acknowledged batch was synced,
+  // so the only damage a crash can leave is an incomplete last record (an unacknowledged batch):
+  // tolerate that and refuse anything else, rather than silently stopping at the first damaged
+  // record and opening a shorter log (kPointInTimeRecovery, RocksDB's default). Under everysec and
+  // no, an unsynced tail may reach the disk in any order after a power loss, and losing it is the
+  // promise: point-in-time recovery keeps everything before the first damage.
+  options.wal_recovery_mode = o.fsync == WalFsync::kAlways
+                                  ? rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords
+                                  : rocksdb::WALRecoveryMode::kPointInTimeRecovery;
 
   // RocksDB refuses to open a database without naming every column family it has, so open
   // whatever exists plus "wal" and "snapshot" (storage/snapshot.h).

@@ -95,11 +95,14 @@ def ping_reply(port, timeout_s=1.0):
 class Server:
     def __init__(self, binary=None, extra_args=(), stockd_args=(),
                  startup_timeout_s=STARTUP_TIMEOUT_S, stop_timeout_s=STOP_TIMEOUT_S,
-                 new_session=False):
+                 new_session=False, preexec_fn=None):
         """new_session=True puts the server in its own session, out of reach of the terminal's
-        Ctrl-C, so that the caller alone decides when it stops (bench/compare does)."""
+        Ctrl-C, so that the caller alone decides when it stops (bench/compare does). preexec_fn
+        runs in the server's process before it starts (for example to set resource limits); set
+        the attribute to None before restart() to start it without."""
         self.binary = binary or server_binary()
         self.new_session = new_session
+        self.preexec_fn = preexec_fn
         self.extra_args = list(extra_args)
         self.stockd_args = list(stockd_args)
         self.startup_timeout_s = startup_timeout_s
@@ -162,7 +165,8 @@ class Server:
             log.flush()
             self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.dir,
-                                         start_new_session=self.new_session)
+                                         start_new_session=self.new_session,
+                                         preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -188,6 +192,18 @@ class Server:
     def kill9(self):
         """SIGKILLs the server (a crash: nothing is flushed) and keeps its directory."""
         self._kill()
+
+    def terminate(self):
+        """Stops the server with SIGTERM (a clean shutdown) and keeps its directory, for a restart
+        or for tools that need the server stopped. Returns its exit code."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
 
     def restart(self):
         """Starts the server again on the same directory (after kill9 or a clean exit), on a new

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <functional>
+#include <iterator>
 
 #include "storage/wal.h"
 #include "storage/wal_record.h"
@@ -134,9 +137,9 @@ TEST_F(WalWiringTest, TransactionsAreLoggedAsOneGroupAndAnUnfinishedOneIsCut) {
     ASSERT_TRUE(raw.ok());
     rocksdb::DB* db = raw.db();
     const std::string_view multi[] = {"MULTI"}, set[] = {"SET", "torn", "1"};
-    ASSERT_TRUE(db->Put({}, raw.wal(), storage::EncodeLsnKey(5),
-                        *storage::EncodeCommandRecord(0, 0, multi))
-                    .ok());
+    ASSERT_TRUE(
+        db->Put({}, raw.wal(), storage::EncodeLsnKey(5), *storage::EncodeCommandRecord(0, 0, multi))
+            .ok());
     ASSERT_TRUE(
         db->Put({}, raw.wal(), storage::EncodeLsnKey(6), *storage::EncodeCommandRecord(0, 0, set))
             .ok());
@@ -216,33 +219,135 @@ TEST_F(WalWiringTest, RepliesThatShowAnUndurableWriteWaitForIt) {
   Restart();  // off the fault-injecting file system, which this test owns
 }
 
-TEST_F(WalWiringTest, CorruptRecordRefusesStartupNamingTheLsn) {
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(IsInt(Run({"incr", "n"}), i + 1));
-  client_.reset();
-  server_->RequestShutdown("corrupt");
-  server_->WaitForShutdown();
-  server_.reset();
-  {
-    // Flip a byte of LSN 3 behind the WAL's back.
+// Startup refusals: recovery refuses a damaged log naming the LSN and the stockd-wal command that
+// cuts it there (docs/wal.md, "Operating the log"), and doing what it says lets stockd start.
+class WalRecoveryTest : public WalWiringTest {
+ protected:
+  using EditFn = std::function<void(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* wal_cf)>;
+
+  // Stops the server (a clean shutdown) and changes its log behind the WAL's back, through
+  // RocksDB, as a damaged disk or a bug would.
+  void StopAndEditLog(const EditFn& edit) {
+    Stop();
     RawDb raw(config_.WalDir());
     ASSERT_TRUE(raw.ok());
-    rocksdb::DB* db = raw.db();
-    std::string value;
-    ASSERT_TRUE(db->Get({}, raw.wal(), storage::EncodeLsnKey(3), &value).ok());
-    value[10] ^= 0x01;
-    ASSERT_TRUE(db->Put({}, raw.wal(), storage::EncodeLsnKey(3), value).ok());
+    edit(raw.db(), raw.wal());
   }
-  config_.port = 0;
-  server_ = std::make_unique<server::Server>(&config_);
+  static void Put(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint64_t lsn,
+                  const std::string& record) {
+    ASSERT_TRUE(db->Put({}, cf, storage::EncodeLsnKey(lsn), record).ok());
+  }
+  static std::string Command(int db, std::vector<std::string_view> argv) {
+    return *storage::EncodeCommandRecord(db, 0, argv);
+  }
+  // Starts a server on the log and returns its error ("" if it started).
+  std::string Start() {
+    std::string error;
+    if (TryStart(nullptr, &error)) return "";
+    server_.reset();
+    return error;
+  }
+  // The server must refuse to start, saying what is wrong (`what`), where (the LSN) and what to do
+  // (the exact stockd-wal command). Then does what it says (stockd-wal truncate cuts the log with
+  // Wal::CutTail) and the server must start.
+  void ExpectRefusalAt(uint64_t lsn, std::string_view what) {
+    const std::string error = Start();
+    ASSERT_FALSE(error.empty()) << "the server started on a damaged log";
+    EXPECT_NE(error.find(what), std::string::npos) << error;
+    EXPECT_NE(error.find("LSN " + std::to_string(lsn)), std::string::npos) << error;
+    const std::string command =
+        "stockd-wal truncate " + config_.WalDir() + " --from " + std::to_string(lsn) + " --yes";
+    EXPECT_NE(error.find(command), std::string::npos) << error;
+    {
+      std::string open_error;
+      std::unique_ptr<storage::Wal> wal =
+          storage::Wal::Open({.dir = config_.WalDir()}, &open_error);
+      ASSERT_TRUE(wal) << open_error;
+      ASSERT_TRUE(wal->CutTail(lsn));
+    }
+    const std::string restart_error = Start();
+    ASSERT_EQ(restart_error, "");
+  }
+  void TearDown() override {
+    // A failed assertion may leave no server; ServerTest::TearDown stops one.
+    if (!server_) {
+      config_.appendonly = false;
+      ASSERT_EQ(Start(), "");
+    }
+    WalWiringTest::TearDown();
+  }
+  // Five records: INCR n, LSN 1..5.
+  void WriteFive() {
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(IsInt(Run({"incr", "n"}), i + 1));
+  }
+};
+
+TEST_F(WalRecoveryTest, CorruptRecordInTheMiddleRefusesStartupNamingTheLsn) {
+  WriteFive();
+  StopAndEditLog([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+    // Flip a byte of LSN 3.
+    std::string value;
+    ASSERT_TRUE(db->Get({}, cf, storage::EncodeLsnKey(3), &value).ok());
+    value[10] ^= 0x01;
+    Put(db, cf, 3, value);
+  });
+  ExpectRefusalAt(3, "corrupt record at LSN 3: LSN 3: bad checksum");
+  EXPECT_TRUE(IsBulk(Run({"get", "n"}), "2"));
+}
+
+TEST_F(WalRecoveryTest, GapInLsnsRefusesStartupNamingTheMissingLsn) {
+  WriteFive();
+  StopAndEditLog([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+    ASSERT_TRUE(db->Delete({}, cf, storage::EncodeLsnKey(3)).ok());
+  });
+  ExpectRefusalAt(3, "gap at LSN 3: LSN 3 is missing: the next record is LSN 4");
+  EXPECT_TRUE(IsBulk(Run({"get", "n"}), "2"));
+}
+
+TEST_F(WalRecoveryTest, UnknownCommandRefusesStartupNamingItsLsn) {
+  WriteFive();
+  StopAndEditLog([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+    Put(db, cf, 6, Command(0, {"NOSUCHCMD", "n"}));
+    Put(db, cf, 7, Command(0, {"INCR", "n"}));
+  });
+  // The refusal must name the record that cannot be replayed, not the one after it: cutting from
+  // there would leave it in the log and stockd would refuse again.
+  ExpectRefusalAt(6, "record at LSN 6 could not be replayed: 'NOSUCHCMD' is not a command");
+  EXPECT_TRUE(IsBulk(Run({"get", "n"}), "5"));
+}
+
+TEST_F(WalRecoveryTest, DatabaseOutsideDatabasesRefusesStartupNamingItsLsn) {
+  WriteFive();
+  StopAndEditLog([this](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+    Put(db, cf, 6, Command(config_.databases, {"SET", "x", "1"}));
+  });
+  ExpectRefusalAt(6,
+                  "record at LSN 6 could not be replayed: database 16 is outside 'databases' "
+                  "(16)");
+  EXPECT_TRUE(IsBulk(Run({"get", "n"}), "5"));
+}
+
+TEST_F(WalRecoveryTest, TornLastRecordIsCutAndReported) {
+  WriteFive();
+  StopAndEditLog([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+    const std::string whole = Command(0, {"INCR", "n"});
+    Put(db, cf, 6, whole.substr(0, whole.size() - 3));  // a write that died mid-record
+  });
+  // The cut is reported in the server's log.
+  const std::string log_path = TempDir() + "/server.log";
   std::string error;
-  EXPECT_FALSE(server_->Start(&error));
-  EXPECT_NE(error.find("LSN 3"), std::string::npos) << error;
-  EXPECT_NE(error.find("truncate the log"), std::string::npos) << error;
-  server_.reset();
-  // TearDown expects a running server.
-  config_.appendonly = false;
-  server_ = std::make_unique<server::Server>(&config_);
-  ASSERT_TRUE(server_->Start(&error)) << error;
+  ASSERT_TRUE(log::SetOutput(log_path, &error)) << error;
+  error = Start();
+  log::SetOutput("", &error);
+  ASSERT_EQ(error, "");
+  std::ifstream in(log_path);
+  const std::string log_text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  EXPECT_NE(log_text.find("cutting the torn last record at LSN 6"), std::string::npos) << log_text;
+  EXPECT_TRUE(IsBulk(Run({"get", "n"}), "5"));
+  // Appends continue in the cut record's place.
+  EXPECT_TRUE(IsInt(Run({"incr", "n"}), 6));
+  EXPECT_EQ(server().engine().wal()->durable_lsn(), 6u);
 }
 
 }  // namespace
