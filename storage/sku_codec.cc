@@ -60,6 +60,13 @@ void PutCounterDeltas(std::string* out, const SkuCounters& prev, const SkuCounte
   PutDelta(out, prev.held, c.held);
 }
 
+// Counters as Apply admits them, so that no sum of them overflows (available(), replies).
+bool CountersInRange(const SkuCounters& c) {
+  auto units = [](int64_t v) { return v >= 0 && v <= kSkuUnitsMax; };
+  return units(c.on_hand) && units(c.safety) && units(c.reserved) && units(c.held) && c.sold >= 0 &&
+         c.sold <= kSkuSoldMax;
+}
+
 bool GetCounterDeltas(codec::Reader& r, const SkuCounters& prev, SkuCounters* c) {
   int64_t d[5];
   for (int64_t& x : d) {
@@ -70,6 +77,7 @@ bool GetCounterDeltas(codec::Reader& r, const SkuCounters& prev, SkuCounters* c)
   c->reserved = codec::AddWrapping(prev.reserved, d[2]);
   c->sold = codec::AddWrapping(prev.sold, d[3]);
   c->held = codec::AddWrapping(prev.held, d[4]);
+  if (!CountersInRange(*c)) return r.Fail("journal counters", "are out of range");
   return true;
 }
 
@@ -133,7 +141,7 @@ void Sku::EncodeJournal(std::string* out) const {
     PutByte(out, static_cast<uint8_t>(rec.op));
     PutDelta(out, prev_time, rec.time_ms);
     prev_time = rec.time_ms;
-    codec::PutSigned(out, rec.qty);
+    PutVarint(out, static_cast<uint64_t>(rec.qty));
     PutCounterDeltas(out, prev, rec.after);
     prev = rec.after;
     PutBytes(out, rec.order());
@@ -283,7 +291,8 @@ bool Sku::DecodeJournal(codec::Reader& r) {
     int64_t time_delta;
     std::string_view order, user;
     if (!r.Byte("journal op", &op) || !r.Signed("journal time", &time_delta) ||
-        !r.Signed("journal qty", &rec.qty) || !GetCounterDeltas(r, prev, &rec.after) ||
+        !r.NonNegative("journal qty", kSkuUnitsMax, &rec.qty) ||
+        !GetCounterDeltas(r, prev, &rec.after) ||
         !r.Bytes("journal order id", kSkuIdBytesMax, &order) ||
         !r.Bytes("journal user", kSkuIdBytesMax, &user)) {
       return false;
@@ -329,7 +338,8 @@ bool Sku::DecodeOrders(codec::Reader& r) {
   }
   b.orders.reserve(n);
   int64_t prev_created = 0;
-  int64_t counted_qty = 0;  // over reserved and committed orders, which CheckInvariants sums
+  // Sums CheckInvariants makes too, checked here first so that its sums cannot overflow.
+  int64_t reserved_qty = 0, committed_qty = 0;
   OrderRef tail = nullptr;
   for (size_t i = 0; i < n; ++i) {
     std::string_view id, user;
@@ -372,8 +382,10 @@ bool Sku::DecodeOrders(codec::Reader& r) {
       if (u == b.users.end()) return r.Fail("order user", "is not in the user table");
       o.user = &u->first;
     }
-    if ((o.state == OrderState::kReserved || o.state == OrderState::kCommitted) &&
-        __builtin_add_overflow(counted_qty, o.qty, &counted_qty)) {
+    if ((o.state == OrderState::kReserved &&
+         __builtin_add_overflow(reserved_qty, o.qty, &reserved_qty)) ||
+        (o.state == OrderState::kCommitted &&
+         __builtin_add_overflow(committed_qty, o.qty, &committed_qty))) {
       return r.Fail("order qty", "makes the quantities overflow");
     }
     bool in_fifo = i < fifo_n;
@@ -402,6 +414,9 @@ bool Sku::DecodeOrders(codec::Reader& r) {
     }
     if (flags & kOrderFifoTail) tail = ref;
   }
+  // Every committed unit was sold (sold grows only by commits and deductions), so a user's
+  // units, reserved plus committed, stay within reserved + sold.
+  if (committed_qty > c_.sold) return r.Fail("committed orders hold more units than were sold");
   if (tail != nullptr) {
     const Order& back = b.deadline_fifo.back()->second;
     if (tail->second.deadline_ms < back.deadline_ms || tail->second.seq <= back.seq) {
