@@ -581,6 +581,40 @@ TEST(SkuCodecTest, TheJournalRingWrappedPastItsCapacityRoundTrips) {
   ExpectSameText(JournalText(*copy), JournalText(sku));
 }
 
+TEST(SkuCodecTest, IdsAtTheirLimitRoundTripAndOneByteMoreIsRefused) {
+  // The commands refuse ids over kSkuIdBytesMax; the decoder holds a snapshot to the same limit.
+  for (size_t bytes : {kSkuIdBytesMax, kSkuIdBytesMax + 1}) {
+    SCOPED_TRACE(bytes);
+    std::string order(bytes, 'o'), user(bytes, 'u'), restock(bytes, 'r'), token(bytes, 't');
+    user.back() = '\xff';  // any bytes
+    Sku sku;
+    SkuSetArgs a;
+    a.on_hand = 10;
+    ASSERT_EQ(sku.Set(a, 0), SkuError::kNone);
+    const Order* o;
+    int64_t on_hand;
+    ASSERT_EQ(sku.Reserve(order, 2, user, -1, OrderKind::kReserve, 1, &o), SkuError::kNone);
+    ASSERT_EQ(sku.Restock(restock, 1, 2, &on_hand), SkuError::kNone);
+    ASSERT_EQ(sku.IssueToken(token, user, 1000, 3), SkuError::kNone);
+    std::string encoded;
+    sku.Encode(&encoded);
+    std::string_view in = encoded;
+    std::string error;
+    std::unique_ptr<Sku> copy = Sku::Decode(&in, &error);
+    if (bytes == kSkuIdBytesMax) {
+      ASSERT_NE(copy, nullptr) << error;
+      ExpectSameText(OrderText("o", copy->FindOrder(order)), OrderText("o", sku.FindOrder(order)));
+      EXPECT_EQ(copy->UserUnits(user), 2);
+      EXPECT_EQ(copy->Restock(restock, 1, 4, &on_hand), SkuError::kNone);  // a retry
+      EXPECT_EQ(on_hand, 11);
+      EXPECT_EQ(copy->tokens(), 1u);
+    } else {
+      EXPECT_EQ(copy, nullptr);
+      EXPECT_NE(error.find("longer than its limit"), std::string::npos) << error;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Corrupt input.
 
