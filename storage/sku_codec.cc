@@ -165,7 +165,9 @@ void Sku::EncodeBook(std::string* out) const {
   size_t fifo_open = 0;
   for (OrderRef o : b.deadline_fifo) fifo_open += o->second.state == OrderState::kReserved;
   OrderRef tail = nullptr;
-  if (!b.deadline_fifo.empty() && b.deadline_fifo.back()->second.terminal()) {
+  // (The FIFO's front is always open, so an ended back comes with an open order before it; the
+  // decoder requires that.)
+  if (fifo_open != 0 && b.deadline_fifo.back()->second.terminal()) {
     tail = b.deadline_fifo.back();
   }
   PutVarint(out, b.orders.size());
