@@ -615,7 +615,10 @@ std::string Sku::CheckInvariants() const {
   }
   int64_t reserved = 0;
   size_t open = 0, indexed = 0, in_fifo = 0;
-  IdMap<int64_t> units;
+  // Keyed by the interned user id (an order's user points at its key in Bk().users), so the
+  // recount copies no ids: it runs on every SKU a snapshot loads.
+  absl::flat_hash_map<const std::string*, int64_t> units;
+  units.reserve(Bk().users.size());
   for (const auto& [id, o] : Bk().orders) {
     if (o.state == OrderState::kReserved) {
       reserved += o.qty;
@@ -626,7 +629,7 @@ std::string Sku::CheckInvariants() const {
       return fmt::format("order '{}' in state {} has no end time", id, OrderStateName(o.state));
     }
     if ((o.state == OrderState::kReserved || o.state == OrderState::kCommitted) && o.user) {
-      units[*o.user] += o.qty;
+      units[o.user] += o.qty;
     }
   }
   if (reserved != c.reserved) {
@@ -643,13 +646,19 @@ std::string Sku::CheckInvariants() const {
   if (indexed != Bk().order_deadlines.size() || in_fifo != fifo_open) {
     return "the deadline index does not match the open reservations";
   }
+  size_t counted_users = 0;
   for (const auto& [user, n] : Bk().users) {
-    auto it = units.find(user);
-    int64_t expected = it == units.end() ? 0 : it->second;
+    auto it = units.find(&user);
+    int64_t expected = 0;
+    if (it != units.end()) {
+      expected = it->second;
+      ++counted_users;
+    }
     if (n != expected) {
       return fmt::format("user '{}' holds {} units by orders but {} by count", user, expected, n);
     }
   }
+  if (counted_users != units.size()) return "an order names a user missing from the user table";
   if (static_cast<int64_t>(Bk().admissions.size()) != c.held) {
     return fmt::format("held {} != live admissions {}", c.held, Bk().admissions.size());
   }

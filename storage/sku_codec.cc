@@ -60,6 +60,13 @@ void PutCounterDeltas(std::string* out, const SkuCounters& prev, const SkuCounte
   PutDelta(out, prev.held, c.held);
 }
 
+// Counters as Apply admits them, so that no sum of them overflows (available(), replies).
+bool CountersInRange(const SkuCounters& c) {
+  auto units = [](int64_t v) { return v >= 0 && v <= kSkuUnitsMax; };
+  return units(c.on_hand) && units(c.safety) && units(c.reserved) && units(c.held) && c.sold >= 0 &&
+         c.sold <= kSkuSoldMax;
+}
+
 bool GetCounterDeltas(codec::Reader& r, const SkuCounters& prev, SkuCounters* c) {
   int64_t d[5];
   for (int64_t& x : d) {
@@ -70,6 +77,7 @@ bool GetCounterDeltas(codec::Reader& r, const SkuCounters& prev, SkuCounters* c)
   c->reserved = codec::AddWrapping(prev.reserved, d[2]);
   c->sold = codec::AddWrapping(prev.sold, d[3]);
   c->held = codec::AddWrapping(prev.held, d[4]);
+  if (!CountersInRange(*c)) return r.Fail("journal counters", "are out of range");
   return true;
 }
 
@@ -89,6 +97,70 @@ void EncodeOrder(std::string_view id, const Order& o, bool fifo_tail, int64_t* p
   if (o.deadline_ms != 0) PutDelta(out, o.created_ms, o.deadline_ms);
   if (o.terminal()) PutDelta(out, o.created_ms, o.ended_ms);
   PutVarint(out, o.seq);
+}
+
+bool ReadUsers(codec::Reader& r, IdNodeMap<int64_t>* users) {
+  size_t n;
+  if (!r.Count("users", kUserBytesMin, SIZE_MAX, &n)) return false;
+  users->reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view name;
+    int64_t units;
+    if (!r.Bytes("user", kSkuIdBytesMax, &name) ||
+        !r.NonNegative("user units", std::numeric_limits<int64_t>::max(), &units)) {
+      return false;
+    }
+    if (name.empty()) return r.Fail("user", "is empty");
+    if (!users->try_emplace(name, units).second) return r.Fail("user", "is a duplicate");
+  }
+  return true;
+}
+
+// Reads one order's fields (EncodeOrder's layout) and checks those that need no other state.
+// o->user and o->in_fifo are left for the caller.
+bool ReadOrder(codec::Reader& r, uint64_t next_seq, int64_t* prev_created, std::string_view* id,
+               std::string_view* user, Order* o, bool* fifo_tail) {
+  int64_t created_delta, deadline_delta = 0, ended_delta = 0;
+  uint8_t flags, reason;
+  if (!r.Bytes("order id", kSkuIdBytesMax, id) || !r.Bytes("order user", kSkuIdBytesMax, user) ||
+      !r.NonNegative("order qty", kSkuUnitsMax, &o->qty) ||
+      !r.Signed("order created_ms", &created_delta) || !r.Byte("order flags", &flags) ||
+      !r.Byte("order reason", &reason)) {
+    return false;
+  }
+  uint8_t state = flags & kOrderStateMask;
+  uint8_t kind = (flags >> kOrderKindShift) & kOrderKindMask;
+  if ((flags & ~kOrderFlagsAll) != 0 || state > static_cast<uint8_t>(OrderState::kFailed) ||
+      kind > static_cast<uint8_t>(OrderKind::kMulti)) {
+    return r.Fail("order flags", "are out of range");
+  }
+  o->state = static_cast<OrderState>(state);
+  o->kind = static_cast<OrderKind>(kind);
+  if (reason > static_cast<uint8_t>(SkuError::kPromised) ||
+      (o->state == OrderState::kFailed) != (reason != 0)) {
+    return r.Fail("order reason", "does not fit the order's state");
+  }
+  o->reason = static_cast<SkuError>(reason);
+  bool has_deadline = (flags & kOrderHasDeadline) != 0;
+  if ((has_deadline && !r.Signed("order deadline_ms", &deadline_delta)) ||
+      (o->terminal() && !r.Signed("order ended_ms", &ended_delta)) ||
+      !r.Varint("order seq", &o->seq)) {
+    return false;
+  }
+  o->created_ms = codec::AddWrapping(*prev_created, created_delta);
+  *prev_created = o->created_ms;
+  if (has_deadline) o->deadline_ms = codec::AddWrapping(o->created_ms, deadline_delta);
+  if (o->terminal()) o->ended_ms = codec::AddWrapping(o->created_ms, ended_delta);
+  if (id->empty() || o->qty == 0) return r.Fail("order", "has an empty id or no quantity");
+  if (o->seq >= next_seq) return r.Fail("order seq", "is not below next_seq");
+  *fifo_tail = (flags & kOrderFifoTail) != 0;
+  return true;
+}
+
+// Whether `o` may not follow `back` in the deadline FIFO: Reserve appends in creation order
+// (seq) with nondecreasing deadlines.
+bool FifoOutOfOrder(const Order& back, const Order& o) {
+  return o.deadline_ms < back.deadline_ms || o.seq <= back.seq;
 }
 
 void EncodeAdmission(std::string_view user, const Admission& a, int64_t* prev_admitted,
@@ -133,7 +205,7 @@ void Sku::EncodeJournal(std::string* out) const {
     PutByte(out, static_cast<uint8_t>(rec.op));
     PutDelta(out, prev_time, rec.time_ms);
     prev_time = rec.time_ms;
-    codec::PutSigned(out, rec.qty);
+    PutVarint(out, static_cast<uint64_t>(rec.qty));
     PutCounterDeltas(out, prev, rec.after);
     prev = rec.after;
     PutBytes(out, rec.order());
@@ -157,7 +229,9 @@ void Sku::EncodeBook(std::string* out) const {
   size_t fifo_open = 0;
   for (OrderRef o : b.deadline_fifo) fifo_open += o->second.state == OrderState::kReserved;
   OrderRef tail = nullptr;
-  if (!b.deadline_fifo.empty() && b.deadline_fifo.back()->second.terminal()) {
+  // (The FIFO's front is always open, so an ended back comes with an open order before it; the
+  // decoder requires that.)
+  if (fifo_open != 0 && b.deadline_fifo.back()->second.terminal()) {
     tail = b.deadline_fifo.back();
   }
   PutVarint(out, b.orders.size());
@@ -283,7 +357,8 @@ bool Sku::DecodeJournal(codec::Reader& r) {
     int64_t time_delta;
     std::string_view order, user;
     if (!r.Byte("journal op", &op) || !r.Signed("journal time", &time_delta) ||
-        !r.Signed("journal qty", &rec.qty) || !GetCounterDeltas(r, prev, &rec.after) ||
+        !r.NonNegative("journal qty", kSkuUnitsMax, &rec.qty) ||
+        !GetCounterDeltas(r, prev, &rec.after) ||
         !r.Bytes("journal order id", kSkuIdBytesMax, &order) ||
         !r.Bytes("journal user", kSkuIdBytesMax, &user)) {
       return false;
@@ -308,20 +383,7 @@ bool Sku::DecodeJournal(codec::Reader& r) {
 
 bool Sku::DecodeOrders(codec::Reader& r) {
   Book& b = *book_;
-  size_t users;
-  if (!r.Count("users", kUserBytesMin, SIZE_MAX, &users)) return false;
-  b.users.reserve(users);
-  for (size_t i = 0; i < users; ++i) {
-    std::string_view name;
-    int64_t units;
-    if (!r.Bytes("user", kSkuIdBytesMax, &name) ||
-        !r.NonNegative("user units", std::numeric_limits<int64_t>::max(), &units)) {
-      return false;
-    }
-    if (name.empty()) return r.Fail("user", "is empty");
-    if (!b.users.try_emplace(name, units).second) return r.Fail("user", "is a duplicate");
-  }
-
+  if (!ReadUsers(r, &b.users)) return false;
   size_t n, fifo_n;
   if (!r.Count("orders", kOrderBytesMin, SIZE_MAX, &n) ||
       !r.Count("deadline FIFO orders", 1, n, &fifo_n)) {
@@ -329,82 +391,52 @@ bool Sku::DecodeOrders(codec::Reader& r) {
   }
   b.orders.reserve(n);
   int64_t prev_created = 0;
-  int64_t counted_qty = 0;  // over reserved and committed orders, which CheckInvariants sums
+  // Sums CheckInvariants makes too, checked here first so that its sums cannot overflow.
+  int64_t reserved_qty = 0, committed_qty = 0;
   OrderRef tail = nullptr;
   for (size_t i = 0; i < n; ++i) {
     std::string_view id, user;
     Order o;
-    int64_t created_delta, deadline_delta = 0, ended_delta = 0;
-    uint8_t flags, reason;
-    if (!r.Bytes("order id", kSkuIdBytesMax, &id) ||
-        !r.Bytes("order user", kSkuIdBytesMax, &user) ||
-        !r.NonNegative("order qty", kSkuUnitsMax, &o.qty) ||
-        !r.Signed("order created_ms", &created_delta) || !r.Byte("order flags", &flags) ||
-        !r.Byte("order reason", &reason)) {
-      return false;
-    }
-    uint8_t state = flags & kOrderStateMask;
-    uint8_t kind = (flags >> kOrderKindShift) & kOrderKindMask;
-    if ((flags & ~kOrderFlagsAll) != 0 || state > static_cast<uint8_t>(OrderState::kFailed) ||
-        kind > static_cast<uint8_t>(OrderKind::kMulti)) {
-      return r.Fail("order flags", "are out of range");
-    }
-    o.state = static_cast<OrderState>(state);
-    o.kind = static_cast<OrderKind>(kind);
-    if (reason > static_cast<uint8_t>(SkuError::kPromised) ||
-        (o.state == OrderState::kFailed) != (reason != 0)) {
-      return r.Fail("order reason", "does not fit the order's state");
-    }
-    o.reason = static_cast<SkuError>(reason);
-    if (((flags & kOrderHasDeadline) && !r.Signed("order deadline_ms", &deadline_delta)) ||
-        (o.terminal() && !r.Signed("order ended_ms", &ended_delta)) ||
-        !r.Varint("order seq", &o.seq)) {
-      return false;
-    }
-    o.created_ms = codec::AddWrapping(prev_created, created_delta);
-    prev_created = o.created_ms;
-    if (flags & kOrderHasDeadline) o.deadline_ms = codec::AddWrapping(o.created_ms, deadline_delta);
-    if (o.terminal()) o.ended_ms = codec::AddWrapping(o.created_ms, ended_delta);
-    if (id.empty() || o.qty == 0) return r.Fail("order", "has an empty id or no quantity");
-    if (o.seq >= next_seq_) return r.Fail("order seq", "is not below next_seq");
+    bool fifo_tail = false;
+    if (!ReadOrder(r, next_seq_, &prev_created, &id, &user, &o, &fifo_tail)) return false;
     if (!user.empty()) {
       auto u = b.users.find(user);
       if (u == b.users.end()) return r.Fail("order user", "is not in the user table");
       o.user = &u->first;
     }
-    if ((o.state == OrderState::kReserved || o.state == OrderState::kCommitted) &&
-        __builtin_add_overflow(counted_qty, o.qty, &counted_qty)) {
+    if ((o.state == OrderState::kReserved &&
+         __builtin_add_overflow(reserved_qty, o.qty, &reserved_qty)) ||
+        (o.state == OrderState::kCommitted &&
+         __builtin_add_overflow(committed_qty, o.qty, &committed_qty))) {
       return r.Fail("order qty", "makes the quantities overflow");
     }
-    bool in_fifo = i < fifo_n;
-    if (in_fifo && (o.state != OrderState::kReserved || o.deadline_ms == 0)) {
+    o.in_fifo = i < fifo_n;
+    if (o.in_fifo && (o.state != OrderState::kReserved || o.deadline_ms == 0)) {
       return r.Fail("order", "is in the deadline FIFO but not reserved with a deadline");
     }
-    if ((flags & kOrderFifoTail) && (in_fifo || !o.terminal() || tail != nullptr || fifo_n == 0)) {
+    if (fifo_tail && (o.in_fifo || !o.terminal() || tail != nullptr || fifo_n == 0)) {
       return r.Fail("order", "cannot be the deadline FIFO's tail");
     }
-    o.in_fifo = in_fifo;
     auto [it, inserted] = b.orders.try_emplace(id, o);
     if (!inserted) return r.Fail("order id", "is a duplicate");
     OrderRef ref = &*it;
     if (o.state == OrderState::kReserved) ++b.open_orders;
-    if (in_fifo) {
+    if (o.in_fifo) {
       // Reserve appends in creation order with nondecreasing deadlines: keep it that way.
-      if (!b.deadline_fifo.empty()) {
-        const Order& back = b.deadline_fifo.back()->second;
-        if (o.deadline_ms < back.deadline_ms || o.seq <= back.seq) {
-          return r.Fail("order", "is out of order in the deadline FIFO");
-        }
+      if (!b.deadline_fifo.empty() && FifoOutOfOrder(b.deadline_fifo.back()->second, o)) {
+        return r.Fail("order", "is out of order in the deadline FIFO");
       }
       b.deadline_fifo.push_back(ref);
     } else if (o.state == OrderState::kReserved && o.deadline_ms != 0) {
       b.order_deadlines.insert({o.deadline_ms, o.seq, ref});
     }
-    if (flags & kOrderFifoTail) tail = ref;
+    if (fifo_tail) tail = ref;
   }
+  // Every committed unit was sold (sold grows only by commits and deductions), so a user's
+  // units, reserved plus committed, stay within reserved + sold.
+  if (committed_qty > c_.sold) return r.Fail("committed orders hold more units than were sold");
   if (tail != nullptr) {
-    const Order& back = b.deadline_fifo.back()->second;
-    if (tail->second.deadline_ms < back.deadline_ms || tail->second.seq <= back.seq) {
+    if (FifoOutOfOrder(b.deadline_fifo.back()->second, tail->second)) {
       return r.Fail("the deadline FIFO's tail is out of order");
     }
     b.deadline_fifo.push_back(tail);
