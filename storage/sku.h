@@ -65,6 +65,8 @@ inline constexpr int64_t kSkuTokenTtlDefaultMs = 60 * 1000;         // ms: token
 inline constexpr int64_t kSkuQueueAuto = -1;  // queue capacity: as much as is sellable
 
 // Outcome codes; the server layer turns each into an error whose first word is the code.
+// The numeric values of SkuError, OrderState, OrderKind and JournalOp are stored in snapshots
+// (docs/wal.md, "Value encoding"): append new values, never renumber.
 enum class SkuError : uint8_t {
   kNone,
   kSoldOut,    // not enough available units
