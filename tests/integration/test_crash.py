@@ -12,6 +12,7 @@ more. The load and the checks:
 - HSET h:i f<n> v<n> of new fields: every acknowledged field holds its value.
 - SKU.RESERVE / SKU.COMMIT of new orders on sku:crash: every acknowledged reservation is
   reserved or committed (committed if the commit was acknowledged); sold = orders committed.
+  Orders found in place after a restart are checked again every 10th cycle (and the last).
 - MULTI; INCR tx:a:i; INCR tx:b:i; INCR tx:c:i; EXEC (the keys spread over the shards): after
   the restart the three are equal (never half a transaction), and equal to the last
   acknowledged value, or one more if an EXEC was in flight.
@@ -84,6 +85,9 @@ TAKE_DRAIN_COUNT = 10_000
 LIST_KEY = "q:crash"
 BLPOP_TIMEOUT_S = 1
 SEED = int(os.environ.get("STOCKD_CRASH_SEED", random.randrange(1 << 32)))
+# Orders found in place after one restart are checked again only every this many cycles (and
+# after the last), so that a long soak's checks do not grow with its history every cycle.
+ORDERS_RECHECK_CYCLES = 10
 
 CONNECTION_LOST = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
 
@@ -117,7 +121,8 @@ class WorkerState:
         self.tx_keys = [f"tx:{name}:{index}" for name in ("a", "b", "c")]
         self.counter = 0      # last acknowledged INCR value
         self.fields = {}      # acknowledged HSET fields
-        self.orders = {}      # order id -> "reserved" | "committed" (acknowledged)
+        self.orders = {}      # order id -> "reserved" | "committed": acknowledged this cycle
+        self.orders_checked = {}  # the same for orders found so after an earlier restart
         self.tx = 0           # last acknowledged value of every tx key
         self.adm = Admissions()
         self.tok = Admissions()
@@ -320,6 +325,7 @@ class CrashTest(unittest.TestCase):
         taker, popper = ConsumerState(), ConsumerState()
         self.unknown_tokens = 0  # tokens issued by a SKU.TOKEN in flight at a kill
         self.gone = set()        # every value popped so far, acknowledged or in flight
+        self.committed = 0       # orders found committed after an earlier restart
         acked_total = 0
         started = time.monotonic()
         for cycle in range(CYCLES):
@@ -336,19 +342,23 @@ class CrashTest(unittest.TestCase):
                 self.assertEqual(state.errors, [], f"cycle {cycle}: a client was told nonsense")
             srv.restart()
             conn = connect(srv.port)
-            acked = self.check(conn, workers, taker, popper)
+            recheck = (cycle + 1) % ORDERS_RECHECK_CYCLES == 0 or cycle + 1 == CYCLES
+            acked = self.check(conn, workers, taker, popper, recheck)
             acked_total += acked
             if CYCLES <= 10 or (cycle + 1) % 10 == 0:
-                print(f"  cycle {cycle + 1}/{CYCLES}: {acked} acknowledged writes checked "
-                      f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
+                replays = [line for line in srv.log_tail().splitlines() if "replayed" in line]
+                replay = replays[-1].split("Write-ahead log: ")[-1] if replays else "?"
+                print(f"  cycle {cycle + 1}/{CYCLES}: {acked} acknowledged writes checked; "
+                      f"{replay} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
             conn.close()
         self.assertGreater(acked_total, 0, "no write was acknowledged at all")
 
-    def check(self, conn, workers, taker, popper):
+    def check(self, conn, workers, taker, popper, recheck):
         """Checks everything the clients were told after a restart, settles what was in flight
-        at the kill, and returns the number of acknowledged writes checked."""
+        at the kill, and returns the number of acknowledged writes checked. `recheck`: the
+        orders checked after earlier restarts too."""
         acked = self.check_counters(conn, workers)
-        acked += self.check_orders(conn, workers)
+        acked += self.check_orders(conn, workers, recheck)
         acked += self.check_list(conn, workers, popper)
         acked += self.check_admissions(conn, workers, taker)
         acked += self.check_tokens(conn, workers)
@@ -385,13 +395,19 @@ class CrashTest(unittest.TestCase):
         except redis.ResponseError:
             return None
 
-    def check_orders(self, conn, workers):
+    def check_orders(self, conn, workers, recheck):
+        # Orders checked before keep their state: nobody touches them again.
+        old = [(o, st) for w in workers for o, st in w.orders_checked.items()] if recheck else []
         pipe = conn.pipeline(transaction=False)
-        expected = [(o, s) for w in workers for o, s in w.orders.items()]
-        for order, _ in expected:
+        new = [(o, st) for w in workers for o, st in w.orders.items()]
+        for order, _ in old + new:
             pipe.execute_command("SKU.ORDER", SKU, order)
+        replies = pipe.execute(raise_on_error=False)
+        for (order, state), reply in zip(old, replies):
+            self.assertIsInstance(reply, list, f"{order}: was {state}, now {reply!r}")
+            self.assertEqual(as_map(reply)["state"], state, f"{order} (checked before)")
         committed = 0
-        for (order, state), reply in zip(expected, pipe.execute(raise_on_error=False)):
+        for (order, state), reply in zip(new, replies[len(old):]):
             self.assertIsInstance(reply, list, f"{order}: acknowledged {state}, now {reply!r}")
             now = as_map(reply)["state"]
             if state == "committed":
@@ -410,8 +426,12 @@ class CrashTest(unittest.TestCase):
                 if state is not None:
                     w.orders[order] = state
         sku = as_map(conn.execute_command("SKU.GET", SKU))
-        self.assertEqual(sku["sold"], committed, "sold = orders found committed")
-        return len(expected)
+        self.committed += committed
+        self.assertEqual(sku["sold"], self.committed, "sold = orders found committed")
+        for w in workers:
+            w.orders_checked.update(w.orders)
+            w.orders = {}
+        return len(new)
 
     def check_list(self, conn, workers, popper):
         values = conn.lrange(LIST_KEY, 0, -1)
