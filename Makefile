@@ -6,7 +6,7 @@ PORT      ?= 6379
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration crash-soak fuzz bench bench-inventory bench-micro bench-wal format clean
+.PHONY: all deps build run test unit integration crash-soak fuzz bench bench-inventory bench-durable bench-micro bench-wal format clean
 
 all: build
 
@@ -59,6 +59,11 @@ bench: build
 # Flash-sale deduction: Redis + Lua scripts (EVALSHA) against stockd's SKU.* commands.
 bench-inventory: build
 	bash bench/inventory
+
+# The same workloads with both servers logging every write (appendfsync always and everysec):
+# throughput ratios, group-commit batch sizes and this disk's fsync latency.
+bench-durable: build
+	bash bench/durable
 
 bench-micro: build
 	$(BUILD_DIR)/bench/protocol_bench
