@@ -44,10 +44,14 @@ started servers on fresh data directories (Python's tempfile directory, $TMPDIR,
 same disk), so no run pays for an earlier run's log, and after each run the logs' own figures are
 printed from INFO persistence: stockd's records per batch (mean, max), syncs and sync latency
 (p50, p99: histogram bucket bounds), Redis's AOF size, aof_delayed_fsync and rewrites. When
-`perf` can count syscall tracepoints, the fsync/fdatasync calls each server made during the run
-are counted too (Redis reports no such figure itself), so Redis's batch is known as well. Once
+`perf` can trace syscalls, the fsync/fdatasync calls each server made during the run
+are traced too (perf trace -s: calls and latency; Redis reports neither itself), so Redis's
+batch and fsync latency are known as well. Once
 before and once after the runs, a probe times write + fdatasync of 4 KiB appended to a file in
-that same directory: the raw latency of this disk, which bounds what one sync round costs.
+that same directory: the raw latency of this disk, which bounds what one sync round costs. It
+does so for two files in turn: a plain one (Redis appends its AOF so) and one whose blocks were
+reserved with fallocate first (RocksDB reserves its WAL files' blocks so; then fdatasync does not
+allocate blocks).
 
 Checking the workload did what it claims: after each run the keys it wrote are counted and
 compared with the number of requests redis-benchmark sent (it sends -n rounded up to a multiple
@@ -57,7 +61,9 @@ status 1.
 """
 
 import argparse
+import ctypes
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -95,10 +101,11 @@ FSYNC_MODES = ("no", "always", "everysec")
 # The disk probe: this many appends of this many bytes, each followed by fdatasync.
 FSYNC_PROBE_WRITES = 300
 FSYNC_PROBE_BYTES = 4096
+FALLOC_FL_KEEP_SIZE = 1  # linux/falloc.h
 # The issue's goals for appendfsync always: stockd/redis at pipeline 1 and at pipeline 16.
 DURABLE_GOALS = {1: 2.0, 16: 3.0}
-# perf's names for the sync calls a server can make (RocksDB and Redis use fdatasync on Linux).
-SYNC_TRACEPOINTS = ("syscalls:sys_enter_fdatasync", "syscalls:sys_enter_fsync")
+# The sync calls a server can make (RocksDB and Redis use fdatasync on Linux), traced by perf.
+SYNC_SYSCALLS = ("fdatasync", "fsync")
 
 # KEYS[1] stock counter, KEYS[2] deduction-flow hash; ARGV[1] order id, ARGV[2] quantity.
 # The flow record is the idempotency record: a retried order id deducts nothing.
@@ -271,7 +278,7 @@ def parse_args(argv):
     p.add_argument("--fsync-probe-writes", type=int, default=FSYNC_PROBE_WRITES,
                    help="write + fdatasync rounds of the disk probe (0: no probe)")
     p.add_argument("--no-count-syncs", dest="count_syncs", action="store_false",
-                   help="do not count each server's fsync/fdatasync calls with perf")
+                   help="do not trace each server's fsync/fdatasync calls with perf")
     opts = p.parse_args(argv)
     opts.fsync_modes = [m for m in opts.fsync.split(",") if m]
     for m in opts.fsync_modes:
@@ -379,8 +386,7 @@ class Side:
 
 def run_workload(opts, side, workload, pipeline, tag, sync_counter=None):
     """One redis-benchmark run of one workload on fresh keys. Returns (row, counts, sent,
-    syncs), syncs being the fsync/fdatasync calls perf counted in the server (None if not
-    counted)."""
+    syncs), syncs being what SyncCounter.stop found (None if not traced)."""
     command = side.setup(workload, tag)
     requests = opts.requests if pipeline == 1 else opts.pipelined_requests
     cmd = [opts.benchmark, "-h", side.server.host, "-p", str(side.server.port),
@@ -397,9 +403,13 @@ def run_workload(opts, side, workload, pipeline, tag, sync_counter=None):
 
 
 class SyncCounter:
-    """Counts a process's fsync and fdatasync calls over an interval with `perf stat` on the
-    syscall tracepoints. usable() says whether perf works here (it needs the tracepoints and
-    the permission to attach to the server)."""
+    """Counts a process's fsync and fdatasync calls over an interval, with their latency, by
+    `perf trace -s` (a per-thread summary of the traced syscalls: calls, total, min, avg, max).
+    usable() says whether perf can trace here (it needs the syscall tracepoints and the
+    permission to attach to the server)."""
+
+    SUMMARY_LINE = re.compile(r"^\s*(" + "|".join(SYNC_SYSCALLS) + r")\s+(\d+)\s+(\d+)\s+"
+                              r"([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
 
     def __init__(self):
         self.perf = shutil.which("perf")
@@ -407,24 +417,25 @@ class SyncCounter:
     def usable(self):
         if not self.perf:
             return False
-        probe = subprocess.run([self.perf, "stat", "-x", ",", "-e", ",".join(SYNC_TRACEPOINTS),
-                                "--", "true"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, timeout=30)
-        return probe.returncode == 0 and b"not supported" not in probe.stderr
+        probe = subprocess.run([self.perf, "trace", "-s", "-e", ",".join(SYNC_SYSCALLS), "--",
+                                "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=30)
+        return probe.returncode == 0
 
     def start(self, pid):
-        out = tempfile.NamedTemporaryFile(prefix="inventory-perf-", suffix=".csv", delete=False)
+        out = tempfile.NamedTemporaryFile(prefix="inventory-perf-", suffix=".txt", delete=False)
         out.close()
-        proc = subprocess.Popen([self.perf, "stat", "-x", ",", "-o", out.name,
-                                 "-e", ",".join(SYNC_TRACEPOINTS), "-p", str(pid)],
+        proc = subprocess.Popen([self.perf, "trace", "-s", "-e", ",".join(SYNC_SYSCALLS),
+                                 "-o", out.name, "-p", str(pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL)
-        time.sleep(0.3)  # perf attaches before the run starts
+        time.sleep(0.5)  # perf attaches before the run starts
         return proc, out.name
 
-    @staticmethod
-    def stop(counting):
-        """Stops perf (SIGINT makes it print its counts) and returns the calls it counted."""
+    @classmethod
+    def stop(cls, counting):
+        """Stops perf (SIGINT makes it print its summary) and returns {"calls", "avg_us",
+        "max_us"} over every thread of the process, or None when it printed none."""
         proc, path = counting
         proc.send_signal(signal.SIGINT)
         try:
@@ -432,35 +443,63 @@ class SyncCounter:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        total = 0
+        calls, total_ms, max_ms, seen = 0, 0.0, 0.0, False
         try:
             with open(path) as f:
                 for line in f:
-                    fields = line.strip().split(",")
-                    if len(fields) > 2 and fields[2] in SYNC_TRACEPOINTS:
-                        if not fields[0].isdigit():
-                            return None  # "<not counted>"
-                        total += int(fields[0])
+                    m = cls.SUMMARY_LINE.match(line)
+                    if m:
+                        seen = True
+                        calls += int(m.group(2))
+                        total_ms += float(m.group(4))
+                        max_ms = max(max_ms, float(m.group(7)))
         finally:
             os.unlink(path)
-        return total
+        if not seen:
+            return {"calls": 0, "avg_us": None, "max_us": None}
+        return {"calls": calls, "avg_us": 1000 * total_ms / calls if calls else None,
+                "max_us": 1000 * max_ms}
+
+
+def fallocate_keep_size(fd, length):
+    """Reserves `length` bytes of blocks for fd without changing its size, as RocksDB does for
+    its WAL files (fallocate FALLOC_FL_KEEP_SIZE). Returns False where that is not possible."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+        return libc.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, length) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def fsync_probe(directory, writes):
-    """Times `writes` rounds of appending FSYNC_PROBE_BYTES to a new file in `directory` and
-    fdatasync-ing it, as an append-only log does. Returns the latencies in microseconds."""
-    fd, path = tempfile.mkstemp(prefix="fsync-probe-", dir=directory)
-    block = os.urandom(FSYNC_PROBE_BYTES)
-    latencies_us = []
+    """Times `writes` rounds of appending FSYNC_PROBE_BYTES to a file in `directory` and
+    fdatasync-ing it, as an append-only log does, for two files in turn: a plain one, as Redis
+    appends its AOF, and one whose blocks were reserved beforehand, as RocksDB reserves its
+    WAL's. Returns {"append": [us, ...], "preallocated": [us, ...]} (no "preallocated" where
+    fallocate is refused)."""
+    files = {}
+    latencies_us = {}
     try:
+        for name in ("append", "preallocated"):
+            fd, path = tempfile.mkstemp(prefix=f"fsync-probe-{name}-", dir=directory)
+            files[name] = (fd, path)
+            if name == "preallocated" and not fallocate_keep_size(fd, 2 * writes *
+                                                                  FSYNC_PROBE_BYTES):
+                continue
+            latencies_us[name] = []
+        block = os.urandom(FSYNC_PROBE_BYTES)
         for _ in range(writes):
-            t0 = time.perf_counter_ns()
-            os.write(fd, block)
-            os.fdatasync(fd)
-            latencies_us.append((time.perf_counter_ns() - t0) / 1000)
+            for name, samples in latencies_us.items():
+                fd = files[name][0]
+                t0 = time.perf_counter_ns()
+                os.write(fd, block)
+                os.fdatasync(fd)
+                samples.append((time.perf_counter_ns() - t0) / 1000)
     finally:
-        os.close(fd)
-        os.unlink(path)
+        for fd, path in files.values():
+            os.close(fd)
+            os.unlink(path)
     return latencies_us
 
 
@@ -471,16 +510,19 @@ def quantile(values, q):
 
 def print_fsync_probe(opts, when):
     if opts.fsync_probe_writes < 1:
-        return None
+        return
     directory = tempfile.gettempdir()
-    lat = fsync_probe(directory, opts.fsync_probe_writes)
-    p50, p99 = quantile(lat, 0.5), quantile(lat, 0.99)
-    print(f"disk probe ({when}): {len(lat)} x (append {FSYNC_PROBE_BYTES} B + fdatasync) in "
-          f"{directory} (st_dev {os.stat(directory).st_dev:#x}): p50 {p50:.0f} us, p90 "
-          f"{quantile(lat, 0.9):.0f} us, p99 {p99:.0f} us, max {max(lat):.0f} us, mean "
-          f"{statistics.mean(lat):.0f} us (one syncing thread: ~{1e6 / statistics.mean(lat):.0f} "
-          "syncs/s)", flush=True)
-    return {"p50": p50, "p99": p99, "mean": statistics.mean(lat)}
+    print(f"disk probe ({when}): {opts.fsync_probe_writes} x (append {FSYNC_PROBE_BYTES} B + "
+          f"fdatasync) to each of two files in {directory} (st_dev "
+          f"{os.stat(directory).st_dev:#x}), in turn; load average "
+          "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    for name, lat in fsync_probe(directory, opts.fsync_probe_writes).items():
+        what = ("plain file, as Redis's AOF" if name == "append"
+                else "blocks reserved with fallocate, as RocksDB's WAL")
+        mean = statistics.mean(lat)
+        print(f"  {what}: p50 {quantile(lat, 0.5):.0f} us, p90 {quantile(lat, 0.9):.0f} us, "
+              f"p99 {quantile(lat, 0.99):.0f} us, max {max(lat):.0f} us, mean {mean:.0f} us "
+              f"(~{1e6 / mean:.0f} syncs/s for one thread)", flush=True)
 
 
 def log_figures(side, sent, syncs):
@@ -505,15 +547,16 @@ def log_figures(side, sent, syncs):
                "sync_p99_us": num("wal_sync_p99_us"), "sync_max_us": num("wal_sync_us_max"),
                "sync_sum_us": num("wal_sync_us_sum"), "syncs": syncs}
         fig["batch_mean"] = records / batches if batches else None
-        sync_mean = (fig["sync_sum_us"] / fig["wal_syncs"]
-                     if fig["wal_syncs"] and fig["sync_sum_us"] is not None else None)
+        fig["sync_mean_us"] = (fig["sync_sum_us"] / fig["wal_syncs"]
+                               if fig["wal_syncs"] and fig["sync_sum_us"] is not None else None)
         line = (f"wal {records} records in {batches} batches (mean {fmt(fig['batch_mean'], 1)}, "
                 f"max {fig['batch_max']}), {fig['wal_syncs']} syncs: p50 {fig['sync_p50_us']} "
-                f"p99 {fig['sync_p99_us']} us (bucket bounds), mean {fmt(sync_mean, 0)} max "
-                f"{fig['sync_max_us']} us")
+                f"p99 {fig['sync_p99_us']} us (bucket bounds), mean "
+                f"{fmt(fig['sync_mean_us'], 0)} max {fig['sync_max_us']} us")
     if syncs is not None:
-        line += f"; perf: {syncs} fsync+fdatasync calls ({fmt(sent / syncs if syncs else None, 1)}" \
-                " requests each)"
+        calls = syncs["calls"]
+        line += (f"; perf: {calls} fsync/fdatasync calls ({fmt(sent / calls if calls else None, 1)}"
+                 f" requests each), avg {fmt(syncs['avg_us'], 0)} max {fmt(syncs['max_us'], 0)} us")
     print(f"      {side.label}: {line}", flush=True)
     return fig
 
@@ -626,35 +669,44 @@ def median_or_none(values):
 
 def print_log_figures(opts, figures):
     """Per workload and depth, the medians over the repeats of each server's log figures."""
-    rows = []
+    group, traced = [], []
     for pipeline in opts.pipeline_depths:
         for workload in opts.workload_list:
             a = figures.get(("a", pipeline, workload), [])
             b = figures.get(("b", pipeline, workload), [])
             sent = requests_sent(opts, pipeline)
 
-            def per_sync(figs):
-                return median_or_none([sent / f["syncs"] if f.get("syncs") else None
-                                       for f in figs])
+            def med(figs, name, digits=0):
+                return fmt(median_or_none([f.get(name) for f in figs]), digits)
 
-            rows.append([workload, str(pipeline),
-                         fmt(median_or_none([f.get("batch_mean") for f in b]), 1),
-                         str(max((f.get("batch_max") or 0 for f in b), default=0)),
-                         fmt(median_or_none([f.get("wal_syncs") for f in b]), 0),
-                         fmt(median_or_none([f.get("sync_p50_us") for f in b]), 0),
-                         fmt(median_or_none([f.get("sync_p99_us") for f in b]), 0),
-                         fmt(per_sync(b), 1), fmt(per_sync(a), 1),
-                         fmt(median_or_none([f["aof_bytes"] / sent if f.get("aof_bytes")
-                                             else None for f in a]), 0),
-                         str(sum(f.get("delayed") or 0 for f in a)),
-                         str(sum(f.get("rewrites") or 0 for f in a))])
-    print_rows(["workload", "pipeline", "stockd rec/batch", "max", "stockd syncs",
-                "sync p50 us", "p99 us", "stockd req/fsync", "redis req/fsync",
-                "redis aof B/req", "delayed_fsync", "aof rewrites"], rows)
-    print("(stockd: medians of INFO persistence over the runs, max of the batch maxima; sync "
-          "quantiles are histogram bucket bounds, within 2x. req/fsync: requests sent / "
-          "fsync+fdatasync calls perf counted in the process, n/a without perf. delayed_fsync "
-          "and rewrites: summed over the runs)")
+            def trace(figs, name):
+                return median_or_none([f["syncs"][name] for f in figs if f.get("syncs")])
+
+            def per_sync(figs):
+                calls = trace(figs, "calls")
+                return fmt(sent / calls if calls else None, 1)
+
+            group.append([workload, str(pipeline), med(b, "batch_mean", 1),
+                          str(max((f.get("batch_max") or 0 for f in b), default=0)),
+                          med(b, "wal_syncs"), med(b, "sync_p50_us"), med(b, "sync_p99_us"),
+                          med(b, "sync_mean_us")])
+            traced.append([workload, str(pipeline), per_sync(a), fmt(trace(a, "avg_us"), 0),
+                           fmt(trace(a, "max_us"), 0), per_sync(b), fmt(trace(b, "avg_us"), 0),
+                           fmt(trace(b, "max_us"), 0),
+                           fmt(median_or_none([f["aof_bytes"] / sent if f.get("aof_bytes")
+                                               else None for f in a]), 0),
+                           str(sum(f.get("delayed") or 0 for f in a)),
+                           str(sum(f.get("rewrites") or 0 for f in a))])
+    print("stockd's group commit (INFO persistence after each run; medians, max of the maxima; "
+          "p50/p99 are histogram bucket bounds, within 2x; a sync is the whole synced write):")
+    print_rows(["workload", "pipeline", "records/batch", "max", "syncs", "sync p50 us",
+                "p99 us", "mean us"], group)
+    print("fsync/fdatasync calls in each process, traced by perf trace -s (medians; n/a "
+          "without perf); Redis's AOF bytes per request, aof_delayed_fsync and aof_rewrites "
+          "(summed):")
+    print_rows(["workload", "pipeline", "redis req/fsync", "avg us", "max us",
+                "stockd req/fsync", "avg us", "max us", "redis aof B/req", "delayed_fsync",
+                "rewrites"], traced)
 
 
 def print_goals(opts, results):
@@ -688,7 +740,7 @@ def main(argv):
     if durable and opts.count_syncs:
         sync_counter = SyncCounter()
         if not sync_counter.usable():
-            print("perf cannot count syscall tracepoints here: fsync calls are not counted")
+            print("perf cannot trace syscalls here: fsync calls are not counted")
             sync_counter = None
     started = time.monotonic()
     all_ok = True
