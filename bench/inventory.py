@@ -44,9 +44,11 @@ started servers on fresh data directories (Python's tempfile directory, $TMPDIR,
 same disk), so no run pays for an earlier run's log, and after each run the logs' own figures are
 printed from INFO persistence: stockd's records per batch (mean, max), syncs and sync latency
 (p50, p99: histogram bucket bounds), Redis's AOF size, aof_delayed_fsync and rewrites. When
-`perf` can trace syscalls, the fsync/fdatasync calls each server made during the run
-are traced too (perf trace -s: calls and latency; Redis reports neither itself), so Redis's
-batch and fsync latency are known as well. Once
+`perf` can count syscall tracepoints, the fsync/fdatasync calls each server made during the run
+are counted too (perf stat; Redis reports no such figure itself), so Redis's batch is known as
+well; and for always, one extra run per server, workload and depth (not in the medians: tracing
+slows a server down) times every call with perf trace -s, so that each server's fsync latency
+is known. Once
 before and once after the runs, a probe times write + fdatasync of 4 KiB appended to a file in
 that same directory: the raw latency of this disk, which bounds what one sync round costs. It
 does so for two files in turn: a plain one (Redis appends its AOF so) and one whose blocks were
@@ -278,7 +280,8 @@ def parse_args(argv):
     p.add_argument("--fsync-probe-writes", type=int, default=FSYNC_PROBE_WRITES,
                    help="write + fdatasync rounds of the disk probe (0: no probe)")
     p.add_argument("--no-count-syncs", dest="count_syncs", action="store_false",
-                   help="do not trace each server's fsync/fdatasync calls with perf")
+                   help="do not count each server's fsync/fdatasync calls with perf, nor time "
+                        "them in extra runs")
     opts = p.parse_args(argv)
     opts.fsync_modes = [m for m in opts.fsync.split(",") if m]
     for m in opts.fsync_modes:
@@ -403,39 +406,46 @@ def run_workload(opts, side, workload, pipeline, tag, sync_counter=None):
 
 
 class SyncCounter:
-    """Counts a process's fsync and fdatasync calls over an interval, with their latency, by
-    `perf trace -s` (a per-thread summary of the traced syscalls: calls, total, min, avg, max).
-    usable() says whether perf can trace here (it needs the syscall tracepoints and the
+    """Counts a process's fsync and fdatasync calls over an interval with perf. Two ways:
+    "stat" counts the syscall tracepoints (perf stat: cheap, so the measured runs use it) and
+    "trace" also times each call (perf trace -s, a per-thread summary: calls, total, min, avg,
+    max; it slows a server down by up to a third here, so it runs in extra runs of its own).
+    usable() says whether perf can do it here (it needs the syscall tracepoints and the
     permission to attach to the server)."""
 
-    SUMMARY_LINE = re.compile(r"^\s*(" + "|".join(SYNC_SYSCALLS) + r")\s+(\d+)\s+(\d+)\s+"
-                              r"([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
+    TRACE_LINE = re.compile(r"^\s*(" + "|".join(SYNC_SYSCALLS) + r")\s+(\d+)\s+(\d+)\s+"
+                            r"([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
+    TRACEPOINTS = [f"syscalls:sys_enter_{name}" for name in SYNC_SYSCALLS]
 
-    def __init__(self):
+    def __init__(self, how):
         self.perf = shutil.which("perf")
+        self.how = how
+
+    def command(self, target):
+        if self.how == "stat":
+            return [self.perf, "stat", "-x", ",", "-e", ",".join(self.TRACEPOINTS)] + target
+        return [self.perf, "trace", "-s", "-e", ",".join(SYNC_SYSCALLS)] + target
 
     def usable(self):
         if not self.perf:
             return False
-        probe = subprocess.run([self.perf, "trace", "-s", "-e", ",".join(SYNC_SYSCALLS), "--",
-                                "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               timeout=30)
-        return probe.returncode == 0
+        probe = subprocess.run(self.command(["--", "true"]), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=30)
+        return probe.returncode == 0 and b"not supported" not in probe.stderr
 
     def start(self, pid):
         out = tempfile.NamedTemporaryFile(prefix="inventory-perf-", suffix=".txt", delete=False)
         out.close()
-        proc = subprocess.Popen([self.perf, "trace", "-s", "-e", ",".join(SYNC_SYSCALLS),
-                                 "-o", out.name, "-p", str(pid)],
+        proc = subprocess.Popen(self.command(["-o", out.name, "-p", str(pid)]),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL)
         time.sleep(0.5)  # perf attaches before the run starts
         return proc, out.name
 
-    @classmethod
-    def stop(cls, counting):
-        """Stops perf (SIGINT makes it print its summary) and returns {"calls", "avg_us",
-        "max_us"} over every thread of the process, or None when it printed none."""
+    def stop(self, counting):
+        """Stops perf (SIGINT makes it print its figures) and returns {"calls", "avg_us",
+        "max_us"} over every thread of the process (the times None for "stat"), or None when
+        perf printed nothing usable."""
         proc, path = counting
         proc.send_signal(signal.SIGINT)
         try:
@@ -443,22 +453,35 @@ class SyncCounter:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        calls, total_ms, max_ms, seen = 0, 0.0, 0.0, False
         try:
             with open(path) as f:
-                for line in f:
-                    m = cls.SUMMARY_LINE.match(line)
-                    if m:
-                        seen = True
-                        calls += int(m.group(2))
-                        total_ms += float(m.group(4))
-                        max_ms = max(max_ms, float(m.group(7)))
+                text = f.read()
         finally:
             os.unlink(path)
-        if not seen:
-            return {"calls": 0, "avg_us": None, "max_us": None}
+        return self.parse_stat(text) if self.how == "stat" else self.parse_trace(text)
+
+    def parse_stat(self, text):
+        calls, seen = 0, False
+        for line in text.splitlines():
+            fields = line.strip().split(",")
+            if len(fields) > 2 and fields[2] in self.TRACEPOINTS:
+                if not fields[0].isdigit():
+                    return None  # "<not counted>"
+                calls += int(fields[0])
+                seen = True
+        return {"calls": calls, "avg_us": None, "max_us": None} if seen else None
+
+    def parse_trace(self, text):
+        calls, total_ms, max_ms = 0, 0.0, 0.0
+        for line in text.splitlines():
+            m = self.TRACE_LINE.match(line)
+            if m:
+                calls += int(m.group(2))
+                total_ms += float(m.group(4))
+                max_ms = max(max_ms, float(m.group(7)))
+        # No summary line: no call was made during the run.
         return {"calls": calls, "avg_us": 1000 * total_ms / calls if calls else None,
-                "max_us": 1000 * max_ms}
+                "max_us": 1000 * max_ms if calls else None}
 
 
 def fallocate_keep_size(fd, length):
@@ -556,7 +579,9 @@ def log_figures(side, sent, syncs):
     if syncs is not None:
         calls = syncs["calls"]
         line += (f"; perf: {calls} fsync/fdatasync calls ({fmt(sent / calls if calls else None, 1)}"
-                 f" requests each), avg {fmt(syncs['avg_us'], 0)} max {fmt(syncs['max_us'], 0)} us")
+                 " requests each)")
+        if syncs["avg_us"] is not None:
+            line += f", avg {syncs['avg_us']:.0f} max {syncs['max_us']:.0f} us"
     print(f"      {side.label}: {line}", flush=True)
     return fig
 
@@ -601,10 +626,12 @@ def server_args(opts, mode):
     return durable, ["--shards", str(opts.shards)] + durable
 
 
-def run_mode(opts, mode, sync_counter):
+def run_mode(opts, mode, counters):
     """Every repeat, depth, server and workload under one persistence mode. Returns
-    (results, checks, figures): rows and counts as main prints them, and per run the log
-    figures of durable modes, keyed like results."""
+    (results, checks, figures, traced, sides): rows and counts as main prints them, per run the
+    log figures of durable modes, keyed like results, and for always the fsync calls timed in
+    one extra run per server, workload and depth (`counters`: "stat" and "trace" SyncCounters,
+    either None)."""
     redis_args, stockd_args = server_args(opts, mode)
     sides = {"a": Side("a", opts.label_a, Server(opts.server_a, extra_args=redis_args,
                                                  new_session=True)),
@@ -638,7 +665,7 @@ def run_mode(opts, mode, sync_counter):
                             side.restart_fresh()
                         tag = f"r{repeat + 1}p{pipeline}"
                         row, counts, sent, syncs = run_workload(opts, side, workload, pipeline,
-                                                                tag, sync_counter)
+                                                                tag, counters["stat"])
                         if not side.server.alive():
                             raise RuntimeError(f"{side.label} died during the benchmark; log:\n"
                                                f"{side.server.log_tail()}")
@@ -654,7 +681,23 @@ def run_mode(opts, mode, sync_counter):
                     if not durable:
                         print(f"  run {repeat + 1}/{opts.repeats} P{pipeline} {side.label}: "
                               + (", ".join(summary) or "nothing supported"), flush=True)
-        return results, checks, figures, sides
+        traced = {}
+        if mode == "always" and counters["trace"]:
+            print("extra runs, not in the medians, with every fsync/fdatasync call timed "
+                  "(perf trace -s):")
+            for pipeline in opts.pipeline_depths:
+                for key, side in sides.items():
+                    for workload in opts.workload_list:
+                        if workload in side.unsupported:
+                            continue
+                        side.restart_fresh()
+                        row, _, sent, syncs = run_workload(opts, side, workload, pipeline,
+                                                           f"t{pipeline}", counters["trace"])
+                        print(f"  P{pipeline} {side.label} {workload}: {row['rps']:.0f} rps "
+                              "(traced)", flush=True)
+                        log_figures(side, sent, syncs)
+                        traced[(key, pipeline, workload)] = syncs
+        return results, checks, figures, traced, sides
     finally:
         for side in sides.values():
             if side.conn:
@@ -667,9 +710,10 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
-def print_log_figures(opts, figures):
-    """Per workload and depth, the medians over the repeats of each server's log figures."""
-    group, traced = [], []
+def print_log_figures(opts, figures, traced):
+    """Per workload and depth, the medians over the repeats of each server's log figures, and
+    the fsync latency from the traced runs."""
+    group, calls = [], []
     for pipeline in opts.pipeline_depths:
         for workload in opts.workload_list:
             a = figures.get(("a", pipeline, workload), [])
@@ -679,34 +723,35 @@ def print_log_figures(opts, figures):
             def med(figs, name, digits=0):
                 return fmt(median_or_none([f.get(name) for f in figs]), digits)
 
-            def trace(figs, name):
-                return median_or_none([f["syncs"][name] for f in figs if f.get("syncs")])
-
             def per_sync(figs):
-                calls = trace(figs, "calls")
-                return fmt(sent / calls if calls else None, 1)
+                n = median_or_none([f["syncs"]["calls"] for f in figs if f.get("syncs")])
+                return fmt(sent / n if n else None, 1)
+
+            def timed(key, name):
+                syncs = traced.get((key, pipeline, workload))
+                return fmt(syncs.get(name) if syncs else None, 0)
 
             group.append([workload, str(pipeline), med(b, "batch_mean", 1),
                           str(max((f.get("batch_max") or 0 for f in b), default=0)),
                           med(b, "wal_syncs"), med(b, "sync_p50_us"), med(b, "sync_p99_us"),
                           med(b, "sync_mean_us")])
-            traced.append([workload, str(pipeline), per_sync(a), fmt(trace(a, "avg_us"), 0),
-                           fmt(trace(a, "max_us"), 0), per_sync(b), fmt(trace(b, "avg_us"), 0),
-                           fmt(trace(b, "max_us"), 0),
-                           fmt(median_or_none([f["aof_bytes"] / sent if f.get("aof_bytes")
-                                               else None for f in a]), 0),
-                           str(sum(f.get("delayed") or 0 for f in a)),
-                           str(sum(f.get("rewrites") or 0 for f in a))])
+            calls.append([workload, str(pipeline), per_sync(a), timed("a", "avg_us"),
+                          timed("a", "max_us"), per_sync(b), timed("b", "avg_us"),
+                          timed("b", "max_us"),
+                          fmt(median_or_none([f["aof_bytes"] / sent if f.get("aof_bytes")
+                                              else None for f in a]), 0),
+                          str(sum(f.get("delayed") or 0 for f in a)),
+                          str(sum(f.get("rewrites") or 0 for f in a))])
     print("stockd's group commit (INFO persistence after each run; medians, max of the maxima; "
           "p50/p99 are histogram bucket bounds, within 2x; a sync is the whole synced write):")
     print_rows(["workload", "pipeline", "records/batch", "max", "syncs", "sync p50 us",
                 "p99 us", "mean us"], group)
-    print("fsync/fdatasync calls in each process, traced by perf trace -s (medians; n/a "
-          "without perf); Redis's AOF bytes per request, aof_delayed_fsync and aof_rewrites "
-          "(summed):")
+    print("fsync/fdatasync calls of each process (perf stat; medians; n/a without perf), their "
+          "latency (perf trace -s in the extra run; always only); Redis's AOF bytes per "
+          "request, aof_delayed_fsync and aof_rewrites (summed):")
     print_rows(["workload", "pipeline", "redis req/fsync", "avg us", "max us",
                 "stockd req/fsync", "avg us", "max us", "redis aof B/req", "delayed_fsync",
-                "rewrites"], traced)
+                "rewrites"], calls)
 
 
 def print_goals(opts, results):
@@ -736,12 +781,14 @@ def main(argv):
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     durable = any(m != "no" for m in opts.fsync_modes)
-    sync_counter = None
+    counters = {"stat": None, "trace": None}
     if durable and opts.count_syncs:
-        sync_counter = SyncCounter()
-        if not sync_counter.usable():
-            print("perf cannot trace syscalls here: fsync calls are not counted")
-            sync_counter = None
+        for how in counters:
+            counters[how] = SyncCounter(how)
+            if not counters[how].usable():
+                print(f"perf {how} does not work here: fsync calls are not "
+                      + ("counted" if how == "stat" else "timed"))
+                counters[how] = None
     started = time.monotonic()
     all_ok = True
     try:
@@ -749,11 +796,10 @@ def main(argv):
             print_fsync_probe(opts, "before")
         outcomes = {}
         for mode in opts.fsync_modes:
-            results, checks, figures, sides = run_mode(opts, mode, sync_counter)
-            outcomes[mode] = (results, checks, figures, sides)
+            outcomes[mode] = run_mode(opts, mode, counters)
         if durable:
             print_fsync_probe(opts, "after")
-        for mode, (results, checks, figures, sides) in outcomes.items():
+        for mode, (results, checks, figures, traced, sides) in outcomes.items():
             what = ("persistence off on both" if mode == "no"
                     else f"both --appendonly yes --appendfsync {mode}")
             print(f"\n[{mode}] medians of {opts.repeats} runs, {what}; redis = EVALSHA of the "
@@ -763,7 +809,7 @@ def main(argv):
                 print_goals(opts, results)
             if mode != "no":
                 print(f"[{mode}] the logs' figures per run:")
-                print_log_figures(opts, figures)
+                print_log_figures(opts, figures, traced)
             rows, ok = verify_rows(opts, checks)
             all_ok = all_ok and ok
             print(f"[{mode}] workload check (records written vs requests sent, summed over the "
