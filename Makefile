@@ -6,7 +6,7 @@ PORT      ?= 6379
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration fuzz bench bench-inventory bench-micro bench-wal format clean
+.PHONY: all deps build run test unit integration crash-soak fuzz bench bench-inventory bench-durable bench-micro bench-wal format clean
 
 all: build
 
@@ -35,6 +35,13 @@ unit: build
 integration: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
 
+# The kill -9 test (tests/integration/test_crash.py) for many cycles instead of make test's few:
+# CRASH_CYCLES kill/restart/verify rounds (about 3 s each).
+CRASH_CYCLES ?= 300
+crash-soak: build
+	STOCKD_CRASH_CYCLES=$(CRASH_CYCLES) STOCKD_SERVER=$(abspath $(BUILD_DIR))/stockd \
+	  /usr/bin/python3 tests/integration/test_crash.py -v
+
 fuzz: deps
 	cmake -S . -B $(FUZZ_DIR) -DSTOCKD_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
@@ -52,6 +59,11 @@ bench: build
 # Flash-sale deduction: Redis + Lua scripts (EVALSHA) against stockd's SKU.* commands.
 bench-inventory: build
 	bash bench/inventory
+
+# The same workloads with both servers logging every write (appendfsync always and everysec):
+# throughput ratios, group-commit batch sizes and this disk's fsync latency.
+bench-durable: build
+	bash bench/durable
 
 bench-micro: build
 	$(BUILD_DIR)/bench/protocol_bench

@@ -173,7 +173,12 @@ Lines PersistenceSection(Server& s) {
     lines.push_back({"wal_batches", std::to_string(st.batches)});
     lines.push_back({"wal_records", std::to_string(st.records)});
     lines.push_back({"wal_bytes", std::to_string(st.bytes)});
+    lines.push_back({"wal_batch_records_max", std::to_string(st.batch_records_max)});
     lines.push_back({"wal_syncs", std::to_string(st.syncs)});
+    // Quantiles are histogram bucket bounds (within 2x); the sum and max are exact.
+    lines.push_back({"wal_sync_us_sum", std::to_string(st.sync_us_sum)});
+    lines.push_back({"wal_sync_us_max", std::to_string(st.sync_us_max)});
+    lines.push_back({"wal_sync_p50_us", std::to_string(st.SyncUsQuantile(0.5))});
     lines.push_back({"wal_sync_p99_us", std::to_string(st.SyncUsQuantile(0.99))});
     lines.push_back({"wal_failures", std::to_string(st.failures)});
   }
