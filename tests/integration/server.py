@@ -225,13 +225,7 @@ class Server:
         if self.proc is None:
             return False
         was_alive = self.alive()
-        if was_alive:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=self.stop_timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.terminate()
         self.final_log = self.log_tail()
         self._cleanup_dir()
         return was_alive
