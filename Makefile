@@ -6,7 +6,8 @@ PORT      ?= 6379
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration crash-soak fuzz bench bench-inventory bench-durable bench-micro bench-wal format clean
+.PHONY: all deps build run test unit integration crash-soak fuzz bench bench-inventory \
+	bench-durable bench-micro bench-wal bench-recovery format clean
 
 all: build
 
@@ -67,6 +68,12 @@ bench-durable: build
 
 bench-micro: build
 	$(BUILD_DIR)/bench/protocol_bench
+
+# Recovery after kill -9: 1M SKUs in a snapshot plus 10M log records after it (several minutes,
+# about 6 GB of memory); RECOVERY_ARGS="--skus 50000 --records 500000" for a quick run.
+RECOVERY_ARGS ?=
+bench-recovery: build
+	/usr/bin/python3 bench/recovery.py $(RECOVERY_ARGS)
 
 # The WAL writer alone: records/s, group-commit batch sizes and fsync latency on this disk.
 bench-wal: build

@@ -382,7 +382,10 @@ void Wal::Close() {
 WalReadResult Wal::ForEach(uint64_t from_lsn,
                            const std::function<bool(uint64_t, std::string_view)>& fn) const {
   WalReadResult result;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), wal_cf_));
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // read once, in order: caching the blocks would only evict others
+  ro.readahead_size = kWalReadaheadBytes;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, wal_cf_));
   uint64_t expected = from_lsn;  // 0: take the first LSN as it is.
   WalRecord record;
   std::string detail;

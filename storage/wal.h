@@ -59,6 +59,9 @@ inline constexpr std::chrono::milliseconds kWalEverySecInterval{1000};
 // Sync latency histogram: bucket i counts latencies in [2^i, 2^(i+1)) microseconds (bucket 0 also
 // holds 0); the last bucket holds everything from 2^(kWalSyncHistogramBuckets-1) us (~18 min) on.
 inline constexpr size_t kWalSyncHistogramBuckets = 31;
+// ForEach reads the log sequentially with this much readahead (RocksDB's automatic readahead for
+// iterators starts at 8 KiB and grows to 256 KiB).
+inline constexpr size_t kWalReadaheadBytes = 4 << 20;  // bytes
 // The column family that holds the log.
 inline constexpr std::string_view kWalColumnFamily = "wal";
 // The column family that holds snapshots (storage/snapshot.h), in the same database so that one
