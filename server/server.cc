@@ -220,9 +220,10 @@ bool Server::ReplayRecord(const storage::WalRecord& record, std::string* error) 
     *error = fmt::format("'{}' is not a command this stockd can run", args[0].substr(0, 128));
     return false;
   }
-  // The reply is discarded: the client that sent the command was answered before the crash.
+  // No reply is written: the client that sent the command was answered before the crash.
   std::string sink;
   protocol::ReplyBuilder rb(&sink, 2);
+  rb.set_discard(true);
   CommandContext ctx(*engine_, nullptr, &rb, static_cast<int>(record.db), record.now_ms, spec);
   spec->handler(args, ctx);
   return true;
