@@ -49,8 +49,9 @@ is written; the log holds exactly the commands sent.
 exec -> PING includes opening RocksDB, which after a kill -9 replays RocksDB's own log into its
 memtable (up to 64 MiB of records not yet flushed); recovery_ms starts after that.
 
-The default (1M SKUs, 10M records) takes about 10 minutes on 2 cores and needs about 7 GB of
-memory (the server peaks at about 5 GB, the bench's processes hold the open orders).
+The default (1M SKUs, 10M records) takes 3-10 minutes on 2 cores, depending on the neighbours,
+and about 6 GB of memory (the server peaks at about 4.3 GB; the bench's processes hold the open
+orders). Results and the profile: docs/performance.md, "Recovery".
 STOCKD_KEEP_DIR=1 keeps the directory afterwards (its path is printed), e.g. to profile a restart.
 """
 import argparse
@@ -370,6 +371,7 @@ def main():
                 raise RuntimeError(f"SAVE -> {reply!r}")
             persistence = info(conn)
             snapshot_lsn = int(persistence["snapshot_lsn"])
+            wal_bytes_at_save = int(persistence["wal_bytes"])
             print(f"SAVE: {save_s * 1000:.0f} ms (snapshot_last_pause_us "
                   f"{persistence['snapshot_last_pause_us']}, snapshot_last_write_ms "
                   f"{persistence['snapshot_last_write_ms']}, snapshot_keys "
@@ -405,9 +407,11 @@ def main():
                 time.sleep(0.1)
             persistence = info(conn)
             written = int(persistence["wal_written_lsn"]) - snapshot_lsn
+            record_bytes = (int(persistence["wal_bytes"]) - wal_bytes_at_save) / max(written, 1)
             print(f"log after the snapshot: {written:,} records "
                   f"(wal_written_lsn {persistence['wal_written_lsn']} - snapshot_lsn "
-                  f"{snapshot_lsn}); {dir_mib(srv.dir):,.0f} MiB on disk; server peak RSS "
+                  f"{snapshot_lsn}), {record_bytes:.1f} bytes each; {dir_mib(srv.dir):,.0f} MiB "
+                  f"on disk; server peak RSS "
                   f"{proc_status(srv.proc.pid)['VmHWM']:.0f} MiB")
             if written != args.records:
                 raise RuntimeError(f"expected {args.records} records after the snapshot")

@@ -76,30 +76,43 @@ void ReplyBuilder::SimpleString(std::string_view s) {
   // The contract forbids CR and LF; should one slip through in a release build, the line is still
   // made safe rather than letting a value end the reply early.
   assert(s.find_first_of("\r\n") == std::string_view::npos);
+  if (discard_) return;
   out_->push_back('+');
   AppendOneLine(out_, s);
   out_->append("\r\n");
 }
 
 void ReplyBuilder::Error(std::string_view message) {
+  if (discard_) return;
   out_->push_back('-');
   AppendOneLine(out_, message);
   out_->append("\r\n");
 }
 
-void ReplyBuilder::Integer(int64_t value) { AppendLengthLine(out_, ':', value); }
+void ReplyBuilder::Integer(int64_t value) {
+  if (discard_) return;
+  AppendLengthLine(out_, ':', value);
+}
 
 void ReplyBuilder::Bulk(std::string_view s) {
+  if (discard_) return;
   AppendLengthLine(out_, '$', static_cast<int64_t>(s.size()));
   out_->append(s);
   out_->append("\r\n");
 }
 
-void ReplyBuilder::Null() { out_->append(resp_ >= 3 ? "_\r\n" : "$-1\r\n"); }
+void ReplyBuilder::Null() {
+  if (discard_) return;
+  out_->append(resp_ >= 3 ? "_\r\n" : "$-1\r\n");
+}
 
-void ReplyBuilder::NullArray() { out_->append(resp_ >= 3 ? "_\r\n" : "*-1\r\n"); }
+void ReplyBuilder::NullArray() {
+  if (discard_) return;
+  out_->append(resp_ >= 3 ? "_\r\n" : "*-1\r\n");
+}
 
 void ReplyBuilder::Double(double value) {
+  if (discard_) return;
   char text[kDoubleTextBytesMax];
   const size_t length = FormatDoubleInto(value, text);
   if (resp_ >= 3) {
@@ -112,6 +125,7 @@ void ReplyBuilder::Double(double value) {
 }
 
 void ReplyBuilder::Bool(bool value) {
+  if (discard_) return;
   if (resp_ >= 3) {
     out_->append(value ? "#t\r\n" : "#f\r\n");
   } else {
@@ -120,6 +134,7 @@ void ReplyBuilder::Bool(bool value) {
 }
 
 void ReplyBuilder::Verbatim(std::string_view format3, std::string_view text) {
+  if (discard_) return;
   if (resp_ < 3) {
     Bulk(text);
     return;
@@ -140,11 +155,13 @@ void ReplyBuilder::Verbatim(std::string_view format3, std::string_view text) {
 
 void ReplyBuilder::ArrayHeader(int64_t n) {
   assert(n >= 0);  // a null array is NullArray()
+  if (discard_) return;
   AppendLengthLine(out_, '*', n);
 }
 
 void ReplyBuilder::MapHeader(int64_t pairs) {
   assert(pairs >= 0);
+  if (discard_) return;
   if (resp_ >= 3) {
     AppendLengthLine(out_, '%', pairs);
   } else {
@@ -154,11 +171,13 @@ void ReplyBuilder::MapHeader(int64_t pairs) {
 
 void ReplyBuilder::SetHeader(int64_t n) {
   assert(n >= 0);
+  if (discard_) return;
   AppendLengthLine(out_, resp_ >= 3 ? '~' : '*', n);
 }
 
 void ReplyBuilder::PushHeader(int64_t n) {
   assert(n >= 0);
+  if (discard_) return;
   AppendLengthLine(out_, resp_ >= 3 ? '>' : '*', n);
 }
 

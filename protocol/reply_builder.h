@@ -20,6 +20,11 @@ class ReplyBuilder {
   void set_resp_version(int version) { resp_ = version; }
   std::string* out() { return out_; }
   void set_out(std::string* out) { out_ = out; }
+  // A discarding builder appends nothing: every method below returns at once and out() stays as
+  // it was. For replies nobody reads (recovery runs the log's commands through their handlers),
+  // which would otherwise cost more than the command itself.
+  bool discard() const { return discard_; }
+  void set_discard(bool discard) { discard_ = discard; }
 
   void SimpleString(std::string_view s);  // "+OK\r\n"; s must not contain CR or LF
   void Ok() { SimpleString("OK"); }
@@ -40,7 +45,9 @@ class ReplyBuilder {
   void EmptyArray() { ArrayHeader(0); }
 
   // Appends bytes that are already valid RESP (for example a reply produced by another builder).
-  void Raw(std::string_view resp) { out_->append(resp); }
+  void Raw(std::string_view resp) {
+    if (!discard_) out_->append(resp);
+  }
 
   // Formats a double the way Redis 7 replies with one (%.17g, "inf", "-inf", "nan").
   static std::string FormatDouble(double value);
@@ -48,6 +55,7 @@ class ReplyBuilder {
  private:
   std::string* out_;
   int resp_;
+  bool discard_ = false;
 };
 
 }  // namespace stockd::protocol

@@ -80,7 +80,13 @@ std::vector<uint32_t> Engine::AllShards() const {
 }
 
 void Engine::Start() {
+  started_.store(true, std::memory_order_release);
   for (auto& s : shards_) StartCron(*s);
+  // Deadlines filed before Start (by recovery) did not wake the timers: set each for its earliest.
+  for (auto& s : shards_) {
+    ShardThread* st = s.get();
+    st->Submit([this, st] { ArmDeadlineTimer(*st); });
+  }
   for (auto& s : shards_) {
     ShardThread* st = s.get();
     threads_.emplace_back([this, st] {
@@ -142,6 +148,7 @@ void Engine::ArmCron(ShardThread& s, asio::steady_timer& timer) {
 }
 
 void Engine::WakeDeadlineTimer(uint32_t i, int64_t at_ms) {
+  if (!started_.load(std::memory_order_acquire)) return;  // Start arms every timer
   ShardThread& s = shard(i);
   int64_t armed = s.deadline_armed_ms_.load(std::memory_order_relaxed);
   if (at_ms == 0 || (armed != 0 && armed <= at_ms)) return;  // it fires in time anyway

@@ -146,7 +146,9 @@ class Engine {
   // set for the next one. Set the handler before Start.
   using DeadlineHandler = void (*)(Engine& engine, uint32_t shard, int64_t now_ms);
   void set_deadline_handler(DeadlineHandler h) { deadline_handler_ = h; }
-  // From any thread: shard `i` has a deadline at `at_ms`; makes its timer fire no later.
+  // From any thread: shard `i` has a deadline at `at_ms`; makes its timer fire no later. Before
+  // Start it does nothing (recovery files millions of deadlines): Start sets every shard's timer
+  // for its earliest filed deadline.
   void WakeDeadlineTimer(uint32_t i, int64_t at_ms);
 
   // The write-ahead log, or nullptr when appendonly is off. Set by the Server before Start and
@@ -192,6 +194,7 @@ class Engine {
   Config* config_;
   std::vector<std::unique_ptr<ShardThread>> shards_;
   std::vector<std::thread> threads_;
+  std::atomic<bool> started_{false};  // Start has run: deadline wake-ups go to the shard threads
   std::vector<std::unique_ptr<asio::steady_timer>> crons_;
   bool stopping_ = false;
   int64_t start_time_ms_;

@@ -121,13 +121,12 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
            EqualsIgnoreCase(r.argv[0], name);
   };
   uint64_t replayed_bytes = 0;
-  auto result = wal_->ForEach(from_lsn, [&](uint64_t lsn, std::string_view bytes) {
+  storage::Wal::RecordFn replay = [&](uint64_t lsn, std::string_view bytes,
+                                      const storage::WalRecord& record) {
     replayed_bytes += bytes.size();
-    storage::WalRecord record;
     std::string detail;
-    // ForEach has decoded it already; decoding again gives the arguments.
-    bool ok = storage::Decode(bytes, &record, &detail) == storage::DecodeResult::kOk;
-    if (ok && is(record, "MULTI")) {
+    bool ok = true;
+    if (is(record, "MULTI")) {
       ok = multi_lsn == 0;
       detail = "MULTI inside a MULTI group";
       multi_lsn = lsn;
@@ -152,7 +151,8 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
       return false;
     }
     return true;
-  });
+  };
+  auto result = wal_->ForEach(from_lsn, replay);
   if (multi_lsn != 0 && (result.ok() || result.problem == storage::WalReadProblem::kTornTail)) {
     // The log ends inside a transaction: it was never acknowledged (EXEC's reply waits for the
     // EXEC record), so it is cut whole, as redis-check-aof cuts an unfinished MULTI.
@@ -223,9 +223,10 @@ bool Server::ReplayRecord(const storage::WalRecord& record, std::string* error) 
     *error = fmt::format("'{}' is not a command this stockd can run", args[0].substr(0, 128));
     return false;
   }
-  // The reply is discarded: the client that sent the command was answered before the crash.
+  // No reply is written: the client that sent the command was answered before the crash.
   std::string sink;
   protocol::ReplyBuilder rb(&sink, 2);
+  rb.set_discard(true);
   CommandContext ctx(*engine_, nullptr, &rb, static_cast<int>(record.db), record.now_ms, spec);
   spec->handler(args, ctx);
   return true;

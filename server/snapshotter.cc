@@ -73,11 +73,8 @@ bool Snapshotter::Load(uint64_t* lsn, std::string* error) {
       },
       error);
   if (!ok) return false;
-  for (uint32_t i = 0; i < engine_.shard_count(); ++i) {
-    if (int64_t at = engine_.shard(i).data().next_sku_deadline_ms(); at != 0) {
-      engine_.WakeDeadlineTimer(i, at);
-    }
-  }
+  // The shards' deadline timers are set by Engine::Start from the deadlines filed here and by the
+  // replay that follows.
   log::Notice("Snapshot: loaded {} keys at LSN {} ({} bytes) in {} ms", info.keys, info.lsn,
               info.bytes, (Engine::NowUs() - start_us) / 1000);
   std::lock_guard lock(mu_);

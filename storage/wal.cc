@@ -379,8 +379,7 @@ void Wal::Close() {
   db_ = nullptr;
 }
 
-WalReadResult Wal::ForEach(uint64_t from_lsn,
-                           const std::function<bool(uint64_t, std::string_view)>& fn) const {
+WalReadResult Wal::ForEach(uint64_t from_lsn, const RecordFn& fn) const {
   WalReadResult result;
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;  // read once, in order: caching the blocks would only evict others
@@ -424,7 +423,7 @@ WalReadResult Wal::ForEach(uint64_t from_lsn,
     result.records++;
     result.last_lsn = *lsn;
     expected = *lsn + 1;
-    if (!fn(*lsn, value)) {
+    if (!fn(*lsn, value, record)) {
       result.problem = WalReadProblem::kStopped;
       return result;
     }

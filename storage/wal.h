@@ -167,11 +167,19 @@ class Wal {
   void Close();
 
   // Before Close only. Reads the log from from_lsn in LSN order, checking that LSNs are contiguous
-  // and that every record decodes; fn gets the LSN and the record bytes (valid only during the
-  // call) and returns false to stop. from_lsn == 0 means "wherever the log begins" (after Trim, not
-  // at 1); otherwise the first record must be from_lsn exactly, or the log must end before it.
+  // and that every record decodes; fn gets the LSN, the record bytes and the decoded record (both
+  // valid only during the call: the record's argv points into the bytes) and returns false to
+  // stop. from_lsn == 0 means "wherever the log begins" (after Trim, not at 1); otherwise the
+  // first record must be from_lsn exactly, or the log must end before it.
+  using RecordFn =
+      std::function<bool(uint64_t lsn, std::string_view bytes, const WalRecord& record)>;
+  WalReadResult ForEach(uint64_t from_lsn, const RecordFn& fn) const;
+  // The same, for callers that need only the bytes.
   WalReadResult ForEach(uint64_t from_lsn,
-                        const std::function<bool(uint64_t lsn, std::string_view record)>& fn) const;
+                        const std::function<bool(uint64_t lsn, std::string_view bytes)>& fn) const {
+    return ForEach(from_lsn, RecordFn([&fn](uint64_t lsn, std::string_view bytes,
+                                            const WalRecord&) { return fn(lsn, bytes); }));
+  }
 
   // Before Close only. Deletes the records with LSN < upto_lsn (after a snapshot). upto_lsn is
   // clamped to durable_lsn(), so the last durable record is always kept: that is how Open finds

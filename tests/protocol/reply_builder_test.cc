@@ -105,6 +105,34 @@ TEST(ReplyBuilderTest, AppendsToTheCallersStringAndFollowsVersionChanges) {
   EXPECT_EQ(builder.out(), &other);
 }
 
+TEST(ReplyBuilderTest, ADiscardingBuilderWritesNothingUntilToldOtherwise) {
+  for (int version : {2, 3}) {
+    std::string out = "previous";
+    ReplyBuilder builder(&out, version);
+    builder.set_discard(true);
+    EXPECT_TRUE(builder.discard());
+    builder.SimpleString("OK");
+    builder.Error("ERR no");
+    builder.Integer(-42);
+    builder.Bulk("bulk");
+    builder.Null();
+    builder.NullArray();
+    builder.Double(1.5);
+    builder.Bool(true);
+    builder.Verbatim("txt", "text");
+    builder.ArrayHeader(2);
+    builder.MapHeader(1);
+    builder.SetHeader(3);
+    builder.PushHeader(2);
+    builder.Raw("+raw\r\n");
+    EXPECT_EQ(out, "previous") << "RESP" << version;
+    EXPECT_EQ(builder.out(), &out);
+    builder.set_discard(false);
+    builder.Ok();
+    EXPECT_EQ(out, "previous+OK\r\n") << "RESP" << version;
+  }
+}
+
 // Redis 7.0 writes doubles with snprintf("%.17g"); we use std::to_chars, which must agree on
 // every value, including subnormals, huge exponents and negative zero.
 TEST(ReplyBuilderTest, FormatDoubleMatchesPrintfPercent17g) {

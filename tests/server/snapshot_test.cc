@@ -103,6 +103,42 @@ TEST_F(SnapshotTest, RestartLoadsTheSnapshotAndReplaysOnlyTheLogAfterIt) {
   EXPECT_EQ(Show("b:"), b2);
 }
 
+TEST_F(SnapshotTest, RecoveredReservationsExpireOnTheShardTimers) {
+  // Recovery files deadlines before the shard threads run; Engine::Start sets the timers. One
+  // reservation comes from the snapshot, one from the log after it, on SKUs of both shards.
+  auto state = [&](const std::string& sku, const std::string& order) {
+    RespValue v = Run({"sku.order", sku, order});
+    for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+      if (v.elements[i].str == "state") return v.elements[i + 1].str;
+    }
+    return v.ToString();
+  };
+  auto eventually_expired = [&](const std::string& sku, const std::string& order) {
+    for (int i = 0; i < 400; ++i) {  // up to 2 s
+      if (state(sku, order) == "expired") return true;
+      SleepMs(5);
+    }
+    return false;
+  };
+  const std::vector<std::string> skus = {"sku:a", "sku:b", "sku:c", "sku:d"};
+  for (const std::string& sku : skus) {
+    ASSERT_TRUE(IsOk(Run({"sku.set", sku, "10", "TTL", "400"})));
+  }
+  for (size_t i = 0; i < skus.size(); ++i) {
+    if (i == skus.size() / 2) {
+      ASSERT_TRUE(IsOk(Run({"save"})));
+    }
+    RespValue r = Run({"sku.reserve", skus[i], "o1", "1"});
+    ASSERT_NE(r.type, RespValue::Type::kError) << r.ToString();
+  }
+  Restart();
+  EXPECT_EQ(Info("recovery_snapshot_keys"), "4");
+  // Nothing touches the SKUs: only the timers can expire the orders.
+  for (const std::string& sku : skus) {
+    EXPECT_TRUE(eventually_expired(sku, "o1")) << sku;
+  }
+}
+
 TEST_F(SnapshotTest, TheLogBeforeTheSnapshotIsTrimmed) {
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(IsInt(Run({"incr", "n"}), i + 1));
   EXPECT_TRUE(IsOk(Run({"save"})));
