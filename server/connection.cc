@@ -567,10 +567,11 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
       }
     }
   }
-  // A reply that shows data written by a record not yet durable waits for it too, whoever wrote
-  // it (appendfsync always promises that no reply depends on a write a crash could undo).
-  // After a WAL failure those writes will never be durable; reads are still served (fail-stop).
-  if (engine_.hold_replies() && ctx.seen_lsn() > wal->durable_lsn() && !wal->failed()) {
+  // A reply that shows data written by a record not yet logged waits for it too, whoever wrote
+  // it: no reply depends on a write a crash could undo (under always any crash; under everysec
+  // and no a kill -9, as in Redis, which writes its AOF before any reply of the same loop).
+  // After a WAL failure those writes will never be logged; reads are still served (fail-stop).
+  if (engine_.hold_replies() && ctx.seen_lsn() > engine_.logged_lsn() && !wal->failed()) {
     NoteSeenLsn(ctx.seen_lsn());
   }
   for (uint32_t shard : ctx.ready_shards()) ServeReadyKeys(engine_, shard);
@@ -607,26 +608,26 @@ void Connection::FinishBatch() {
     return;
   }
   if ((lsn != 0 || seen != 0) && engine_.hold_replies() && !closed_) {
-    // appendfsync always: the batch's replies (and whatever follows them) go out once its last
-    // record, and the last record its replies show, are durable. Reading stays stopped until
-    // then, so the wait is bounded by one batch.
-    waiting_durable_ = true;
+    // The batch's replies (and whatever follows them) go out once its last record, and the last
+    // record its replies show, are logged (Engine::ReplyGate: synced under always, handed to
+    // RocksDB otherwise). Reading stays stopped until then, so the wait is bounded by one batch.
+    waiting_logged_ = true;
     busy_ = true;
     const bool wrote = lsn != 0;
-    engine_.WaitDurable(
-        home_, std::max(lsn, seen), [self = shared_from_this(), wrote](bool durable) {
-          self->waiting_durable_ = false;
+    engine_.WaitLogged(
+        home_, std::max(lsn, seen), [self = shared_from_this(), wrote](bool logged) {
+          self->waiting_logged_ = false;
           self->busy_ = false;
-          if (!durable && !wrote) {
-            // Only reads, of writes that will now never be durable: fail-stop keeps serving reads,
+          if (!logged && !wrote) {
+            // Only reads, of writes that will now never be logged: fail-stop keeps serving reads,
             // which may show those writes until a restart (docs/durability.md).
             self->ContinueAfterBatch();
             return;
           }
-          if (!durable) {
-            // The WAL failed before these writes were durable: their outcome is unknown, and the
+          if (!logged) {
+            // The WAL failed before these writes were logged: their outcome is unknown, and the
             // replies already built would claim success, so the client is told nothing but EOF.
-            log::Warning("Closing client id={} addr={}: its writes could not be made durable",
+            log::Warning("Closing client id={} addr={}: its writes could not be logged",
                          self->id(), self->info_.addr);
             self->CloseNow();
             return;
@@ -652,7 +653,7 @@ void Connection::NoteSeenLsn(uint64_t lsn) {
 }
 
 bool Connection::HoldingOutput() const {
-  return waiting_durable_ ||
+  return waiting_logged_ ||
          (engine_.hold_replies() && (batch_lsn_.load(std::memory_order_relaxed) != 0 ||
                                      batch_seen_lsn_.load(std::memory_order_relaxed) != 0));
 }
@@ -681,7 +682,7 @@ void Connection::ContinueAfterBatch() {
 // Output
 
 void Connection::DoWrite() {
-  // Held replies go out in order with everything after them (pushes included) once durable.
+  // Held replies go out in order with everything after them (pushes included) once logged.
   if (closed_ || write_in_flight_ || HoldingOutput()) return;
   if (out_.empty()) {
     if (close_after_write_) CloseNow();

@@ -135,8 +135,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Any thread running this connection's command (or serving it while blocked): the batch's
   // replies depend on a record at `lsn` (UINT64_MAX: one that could not be logged).
   void NoteLsn(uint64_t lsn);
-  // Notes the LSN of another client's write that a reply of this batch shows (appendfsync always
-  // holds the reply until it is durable).
+  // Notes the LSN of another client's write that a reply of this batch shows (the reply is held
+  // until that record is logged: Engine::ReplyGate).
   void NoteSeenLsn(uint64_t lsn);
 
   // Runs one command in the current thread and context (the thread must own, or hold locked,
@@ -174,7 +174,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void FinishBatch();
   // The end of FinishBatch once the batch's replies may go out: write, then read or parse more.
   void ContinueAfterBatch();
-  // appendfsync always: out_ holds replies to writes that are not durable yet, so nothing is
+  // out_ holds replies to writes that are not logged yet (Engine::ReplyGate), so nothing is
   // written (home thread).
   bool HoldingOutput() const;
   void DoWrite();
@@ -232,7 +232,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // shard thread ran the write, read on the home thread after the merge.
   std::atomic<uint64_t> batch_lsn_{0};
   std::atomic<uint64_t> batch_seen_lsn_{0};  // the highest LSN its replies show (NoteSeenLsn)
-  bool waiting_durable_ = false;  // the finished batch's replies wait for batch LSN durability
+  bool waiting_logged_ = false;  // the finished batch's replies wait for its LSN to be logged
   // While EXEC runs its queued commands: their records, appended as one MULTI ... EXEC group.
   bool exec_logging_ = false;
   std::vector<std::string> exec_records_;

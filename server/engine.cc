@@ -226,34 +226,38 @@ int64_t Engine::NowUs() {
 
 namespace stockd::server {
 
-void Engine::WaitDurable(ShardThread& s, uint64_t lsn, DurableTask task) {
-  s.durable_waiters_.push_back({lsn, std::move(task)});
-  s.durable_waiting_.store(true, std::memory_order_seq_cst);
-  // Pairs with the fence in NotifyDurable: either the writer sees the flag and posts, or this
-  // thread sees the durable LSN it published and posts itself, so no wake-up is lost.
+uint64_t Engine::logged_lsn() const {
+  return reply_gate_ == ReplyGate::kDurable ? wal_->durable_lsn() : wal_->written_lsn();
+}
+
+void Engine::WaitLogged(ShardThread& s, uint64_t lsn, LoggedTask task) {
+  s.logged_waiters_.push_back({lsn, std::move(task)});
+  s.logged_waiting_.store(true, std::memory_order_seq_cst);
+  // Pairs with the fence in NotifyLogged: either the writer sees the flag and posts, or this
+  // thread sees the LSN it published and posts itself, so no wake-up is lost.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (wal_->durable_lsn() >= lsn || wal_->failed()) {
-    asio::post(s.io(), [this, &s] { RunDurableWaiters(s); });
+  if (logged_lsn() >= lsn || wal_->failed()) {
+    asio::post(s.io(), [this, &s] { RunLoggedWaiters(s); });
   }
 }
 
-void Engine::NotifyDurable() {
+void Engine::NotifyLogged() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (auto& s : shards_) {
-    if (s->durable_waiting_.exchange(false, std::memory_order_seq_cst)) {
+    if (s->logged_waiting_.exchange(false, std::memory_order_seq_cst)) {
       ShardThread* shard = s.get();
-      asio::post(shard->io(), [this, shard] { RunDurableWaiters(*shard); });
+      asio::post(shard->io(), [this, shard] { RunLoggedWaiters(*shard); });
     }
   }
 }
 
-void Engine::RunDurableWaiters(ShardThread& s) {
-  uint64_t durable = wal_->durable_lsn();
+void Engine::RunLoggedWaiters(ShardThread& s) {
+  uint64_t logged = logged_lsn();
   bool failed = wal_->failed();
-  std::vector<ShardThread::DurableWaiter> ready;
-  auto& waiters = s.durable_waiters_;
+  std::vector<ShardThread::LoggedWaiter> ready;
+  auto& waiters = s.logged_waiters_;
   for (size_t i = 0; i < waiters.size();) {
-    if (waiters[i].lsn <= durable || failed) {
+    if (waiters[i].lsn <= logged || failed) {
       ready.push_back(std::move(waiters[i]));
       waiters[i] = std::move(waiters.back());
       waiters.pop_back();
@@ -262,13 +266,13 @@ void Engine::RunDurableWaiters(ShardThread& s) {
     }
   }
   if (!waiters.empty()) {
-    s.durable_waiting_.store(true, std::memory_order_seq_cst);
+    s.logged_waiting_.store(true, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (wal_->durable_lsn() != durable || wal_->failed()) {
-      asio::post(s.io(), [this, &s] { RunDurableWaiters(s); });
+    if (logged_lsn() != logged || wal_->failed()) {
+      asio::post(s.io(), [this, &s] { RunLoggedWaiters(s); });
     }
   }
-  for (auto& w : ready) w.task(w.lsn <= durable);
+  for (auto& w : ready) w.task(w.lsn <= logged);
 }
 
 }  // namespace stockd::server

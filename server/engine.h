@@ -39,9 +39,9 @@ class Wal;
 namespace stockd::server {
 
 using Task = absl::AnyInvocable<void()>;
-// Runs once a waited-for LSN is durable (true), or once the WAL has failed and it never will be
-// (false).
-using DurableTask = absl::AnyInvocable<void(bool durable)>;
+// Runs once a waited-for LSN is logged as appendfsync requires before a reply (Engine::logged_lsn)
+// (true), or once the WAL has failed and it never will be (false).
+using LoggedTask = absl::AnyInvocable<void(bool logged)>;
 namespace asio = boost::asio;
 
 // Per-command statistics (INFO commandstats), one block per thread.
@@ -103,14 +103,14 @@ class ShardThread {
   ThreadStats stats_;
   bool locked_ = false;
   std::deque<Task> deferred_;  // data tasks waiting for the lock to be released, in order
-  // Tasks waiting for their LSN to be durable (Engine::WaitDurable), on this thread only; the flag
+  // Tasks waiting for their LSN to be logged (Engine::WaitLogged), on this thread only; the flag
   // tells the WAL writer thread whether a wake-up is worth posting.
-  struct DurableWaiter {
+  struct LoggedWaiter {
     uint64_t lsn;
-    DurableTask task;
+    LoggedTask task;
   };
-  std::vector<DurableWaiter> durable_waiters_;
-  std::atomic<bool> durable_waiting_{false};
+  std::vector<LoggedWaiter> logged_waiters_;
+  std::atomic<bool> logged_waiting_{false};
   // The inventory deadline timer (Engine::WakeDeadlineTimer) and the time it is set for (0: not
   // set). Written on this thread; read from any thread to skip needless wake-ups.
   std::unique_ptr<asio::steady_timer> deadline_timer_;
@@ -151,20 +151,31 @@ class Engine {
   // for its earliest filed deadline.
   void WakeDeadlineTimer(uint32_t i, int64_t at_ms);
 
+  // How far a write's record must get before a reply that depends on it goes out (the writer's
+  // own reply, and any reply showing its effect). Redis writes the AOF before replying in every
+  // appendfsync mode; so does stockd.
+  enum class ReplyGate {
+    kNone,     // appendonly no: nothing is logged
+    kWritten,  // everysec, no: handed to RocksDB (out of the process: a kill -9 cannot lose it)
+    kDurable,  // always: synced (a power loss cannot lose it)
+  };
   // The write-ahead log, or nullptr when appendonly is off. Set by the Server before Start and
-  // outlives the shard threads. hold_replies: appendfsync always, replies to writes wait for
-  // durability.
-  void set_wal(storage::Wal* wal, bool hold_replies) {
+  // outlives the shard threads.
+  void set_wal(storage::Wal* wal, ReplyGate gate) {
     wal_ = wal;
-    hold_replies_ = hold_replies;
+    reply_gate_ = wal != nullptr ? gate : ReplyGate::kNone;
   }
   storage::Wal* wal() const { return wal_; }
-  bool hold_replies() const { return hold_replies_; }
-  // On s's thread: runs `task` on that thread once durable_lsn >= lsn (or the WAL failed). Never
+  // Replies to writes, and replies showing writes, wait for their records (WaitLogged).
+  bool hold_replies() const { return reply_gate_ != ReplyGate::kNone; }
+  // The highest LSN whose replies may go out: durable_lsn under kDurable, written_lsn otherwise.
+  uint64_t logged_lsn() const;
+  // On s's thread: runs `task` on that thread once logged_lsn() >= lsn (or the WAL failed). Never
   // runs it inline.
-  void WaitDurable(ShardThread& s, uint64_t lsn, DurableTask task);
-  // Any thread (the WAL writer's on_durable / on_failed): wakes the shards that have waiters.
-  void NotifyDurable();
+  void WaitLogged(ShardThread& s, uint64_t lsn, LoggedTask task);
+  // Any thread (the WAL writer's on_written / on_durable / on_failed): wakes the shards that have
+  // waiters.
+  void NotifyLogged();
 
   // Wall-clock time, as the command path uses it for expiry (absolute Unix ms).
   static int64_t NowMs();
@@ -187,9 +198,9 @@ class Engine {
   void ArmCron(ShardThread& s, asio::steady_timer& timer);
   // On the shard's thread, not locked: sets the deadline timer for the earliest deadline.
   void ArmDeadlineTimer(ShardThread& s);
-  // On s's thread: runs the waiters whose LSN is durable (all of them, with false, if the WAL
+  // On s's thread: runs the waiters whose LSN is logged (all of them, with false, if the WAL
   // failed).
-  void RunDurableWaiters(ShardThread& s);
+  void RunLoggedWaiters(ShardThread& s);
 
   Config* config_;
   std::vector<std::unique_ptr<ShardThread>> shards_;
@@ -201,7 +212,7 @@ class Engine {
   std::atomic<uint64_t> used_memory_bytes_{0};
   DeadlineHandler deadline_handler_ = nullptr;
   storage::Wal* wal_ = nullptr;
-  bool hold_replies_ = false;
+  ReplyGate reply_gate_ = ReplyGate::kNone;
 };
 
 }  // namespace stockd::server

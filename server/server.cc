@@ -95,13 +95,21 @@ bool Server::OpenWal(std::string* error) {
   recovery_.snapshot_keys = snapshotter_->status().keys;
   recovery_.ms = (Engine::NowUs() - recovery_start_us) / 1000;
   Engine* engine = engine_.get();
-  wal_->SetOnDurable([engine](uint64_t) { engine->NotifyDurable(); });
+  // Replies wait for their records in every mode (Engine::ReplyGate): synced under always,
+  // handed to RocksDB under everysec and no.
+  const bool always = config_->appendfsync == AppendFsync::kAlways;
+  auto notify = [engine](uint64_t) { engine->NotifyLogged(); };
+  if (always) {
+    wal_->SetOnDurable(notify);
+  } else {
+    wal_->SetOnWritten(notify);
+  }
   wal_->SetOnFailed([engine](const std::string& failure) {
     log::Warning("Write-ahead log failed: {}. Writes are refused from now on; reads are served.",
                  failure);
-    engine->NotifyDurable();  // waiting replies learn they will never be durable
+    engine->NotifyLogged();  // waiting replies learn they will never be durable
   });
-  engine_->set_wal(wal_.get(), config_->appendfsync == AppendFsync::kAlways);
+  engine_->set_wal(wal_.get(), always ? Engine::ReplyGate::kDurable : Engine::ReplyGate::kWritten);
   return true;
 }
 

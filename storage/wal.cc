@@ -189,6 +189,11 @@ void Wal::SetOnDurable(std::function<void(uint64_t)> on_durable) {
   on_durable_ = std::move(on_durable);
 }
 
+void Wal::SetOnWritten(std::function<void(uint64_t)> on_written) {
+  std::lock_guard lock(mu_);
+  on_written_ = std::move(on_written);
+}
+
 void Wal::SetOnFailed(std::function<void(const std::string&)> on_failed) {
   std::lock_guard lock(mu_);
   on_failed_ = std::move(on_failed);
@@ -296,6 +301,7 @@ bool Wal::WriteBatch(const std::vector<std::string>& batch, uint64_t first_lsn) 
     stats_.written_lsn = last_lsn;
   }
   if (options_.fsync == WalFsync::kAlways) RecordSync(took);
+  RunCallback(&Wal::on_written_, last_lsn);
   // always: the write was synced. no: durable means "handed to the OS", by the operator's choice.
   if (options_.fsync != WalFsync::kEverySec) PublishDurable(last_lsn);
   return true;
@@ -322,12 +328,16 @@ void Wal::PublishDurable(uint64_t lsn) {
     std::lock_guard lock(stats_mu_);
     stats_.durable_lsn = lsn;
   }
-  std::function<void(uint64_t)> on_durable;
+  RunCallback(&Wal::on_durable_, lsn);
+}
+
+void Wal::RunCallback(std::function<void(uint64_t)> Wal::*callback, uint64_t lsn) {
+  std::function<void(uint64_t)> fn;
   {
-    std::lock_guard lock(mu_);
-    on_durable = on_durable_;
+    std::lock_guard lock(mu_);  // the setters may run on other threads
+    fn = this->*callback;
   }
-  if (on_durable) on_durable(lsn);
+  if (fn) fn(lsn);
 }
 
 void Wal::RecordSync(Clock::duration took) {

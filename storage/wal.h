@@ -147,6 +147,9 @@ class Wal {
   // Called on the writer thread, with durable_lsn, each time it advances; must be quick and must
   // not call Close. Set before appending (a call racing with the writer is not synchronised).
   void SetOnDurable(std::function<void(uint64_t lsn)> on_durable);
+  // The same for written_lsn: called on the writer thread after each batch is handed to RocksDB
+  // (the records left the process: a kill -9 can no longer lose them, a power loss can).
+  void SetOnWritten(std::function<void(uint64_t lsn)> on_written);
   // Called once when the WAL fails, with failure(), so waiters can be told: on the writer thread,
   // or on Trim's caller if a trim failed.
   void SetOnFailed(std::function<void(const std::string& failure)> on_failed);
@@ -213,6 +216,8 @@ class Wal {
   bool WriteBatch(const std::vector<std::string>& batch, uint64_t first_lsn);
   bool SyncWal();
   void PublishDurable(uint64_t lsn);
+  // Runs on_durable_ or on_written_ (a copy taken under mu_) with lsn, on the writer thread.
+  void RunCallback(std::function<void(uint64_t)> Wal::*callback, uint64_t lsn);
   void Fail(const rocksdb::Status& status, std::string_view what);
   void RecordSync(std::chrono::steady_clock::duration took);
 
@@ -235,6 +240,7 @@ class Wal {
   bool closed_ = false;
   std::string failure_;
   std::function<void(uint64_t)> on_durable_;
+  std::function<void(uint64_t)> on_written_;
   std::function<void(const std::string&)> on_failed_;
 
   mutable std::mutex stats_mu_;

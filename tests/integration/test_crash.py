@@ -38,7 +38,9 @@ more. The load and the checks:
 
 Then the threads go on with new ids, from what the server holds, for STOCKD_CRASH_CYCLES cycles
 (default 4, about 10 s; `make crash-soak` runs hundreds). Runs with the default durability
-(appendonly yes, appendfsync always): a reply is sent only once its record is synced. With
+(appendonly yes, appendfsync always): a reply is sent only once its record is synced. make test
+runs it again with STOCKD_SERVER_ARGS="--appendfsync everysec" (a reply once the record is
+written to the log file, which a kill -9 cannot take back). With
 STOCKD_SERVER_ARGS="--appendonly no" it must fail (nothing survives the kill).
 
     /usr/bin/python3 tests/integration/test_crash.py [-v]

@@ -225,6 +225,37 @@ TEST_F(WalWiringTest, RepliesThatShowAnUndurableWriteWaitForIt) {
   Restart();  // off the fault-injecting file system, which this test owns
 }
 
+TEST_F(WalWiringTest, EverysecAndNoReplyOnlyOnceTheRecordHasLeftTheProcess) {
+  // Appends to RocksDB's log take 300 ms: a record stays inside the process (queued, or in the
+  // writer's hands) long enough to see whether a reply goes out before it. Redis writes its AOF
+  // before replying in every appendfsync mode, so a kill -9 loses no acknowledged write.
+  for (server::AppendFsync mode : {server::AppendFsync::kEverySec, server::AppendFsync::kNo}) {
+    SCOPED_TRACE(mode == server::AppendFsync::kNo ? "appendfsync no" : "appendfsync everysec");
+    auto fs = std::make_shared<FaultFs>();
+    std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+    config_.appendfsync = mode;
+    Restart(env.get());
+    storage::Wal* wal = server().engine().wal();
+    fs->SetAppendDelay(std::chrono::milliseconds(300));
+    const uint64_t lsn = wal->last_assigned_lsn() + 1;
+    client().Send({"set", "k", "v"});
+    SleepMs(50);  // applied, its record not yet written
+    ASSERT_LT(wal->written_lsn(), lsn);
+    // Another client's read that shows the write waits for it too.
+    EXPECT_TRUE(IsBulk(client2().Run({"get", "k"}), "v"));
+    EXPECT_GE(wal->written_lsn(), lsn);
+    EXPECT_TRUE(IsOk(client().Read()));
+    // The writer's own reply, alone.
+    const uint64_t lsn2 = wal->last_assigned_lsn() + 1;
+    const std::string counter = mode == server::AppendFsync::kNo ? "n:no" : "n:everysec";
+    EXPECT_TRUE(IsInt(client().Run({"incr", counter}), 1));
+    EXPECT_GE(wal->written_lsn(), lsn2);
+    fs->SetAppendDelay(std::chrono::microseconds(0));
+    Restart();  // off the fault-injecting file system, which this iteration owns
+    EXPECT_TRUE(IsBulk(Run({"get", "k"}), "v"));
+  }
+}
+
 // Startup refusals: recovery refuses a damaged log naming the LSN and the stockd-wal command that
 // cuts it there (docs/wal.md, "Operating the log"), and doing what it says lets stockd start.
 class WalRecoveryTest : public WalWiringTest {

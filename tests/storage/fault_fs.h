@@ -14,7 +14,8 @@
 namespace stockd::testing {
 
 // A real file system with faults on the RocksDB log files (*.log) only: syncs can be slowed (to
-// make group commit observable) and made to fail after a number of successes (fail-stop).
+// make group commit observable) and made to fail after a number of successes (fail-stop), and
+// appends slowed (to hold a record inside the process, between Append and RocksDB's write).
 class FaultFs : public rocksdb::FileSystemWrapper {
  public:
   FaultFs() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
@@ -24,6 +25,7 @@ class FaultFs : public rocksdb::FileSystemWrapper {
   void FailSyncsAfter(int64_t n) { syncs_left_ = n; }
   void FailSyncs() { FailSyncsAfter(0); }
   void SetSyncDelay(std::chrono::microseconds delay) { sync_delay_ = delay; }
+  void SetAppendDelay(std::chrono::microseconds delay) { append_delay_ = delay; }
 
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* file,
@@ -38,6 +40,17 @@ class FaultFs : public rocksdb::FileSystemWrapper {
    public:
     LogFile(std::unique_ptr<rocksdb::FSWritableFile> file, FaultFs* fs)
         : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+      std::this_thread::sleep_for(fs_->append_delay_.load());
+      return target()->Append(data, options, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+      std::this_thread::sleep_for(fs_->append_delay_.load());
+      return target()->Append(data, options, info, dbg);
+    }
     rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
                            rocksdb::IODebugContext* dbg) override {
       if (!fs_->BeforeSync()) return rocksdb::IOStatus::IOError("injected sync failure");
@@ -64,6 +77,7 @@ class FaultFs : public rocksdb::FileSystemWrapper {
 
   std::atomic<int64_t> syncs_left_{-1};
   std::atomic<std::chrono::microseconds> sync_delay_{std::chrono::microseconds(0)};
+  std::atomic<std::chrono::microseconds> append_delay_{std::chrono::microseconds(0)};
 };
 
 }  // namespace stockd::testing
