@@ -143,6 +143,13 @@ class Server:
                 "(build it, or set STOCKD_SERVER=/usr/bin/redis-server)")
         self.dir = tempfile.mkdtemp(prefix="stockd-it-")
         self.log_path = os.path.join(self.dir, "server.log")
+        try:
+            return self._start_on_a_free_port()
+        except ServerError:
+            self._cleanup_dir()
+            raise
+
+    def _start_on_a_free_port(self):
         last_error = None
         for _ in range(START_ATTEMPTS_MAX):
             try:
@@ -153,7 +160,6 @@ class Server:
                 # Only a lost race for the port is worth another try; the log says "in use".
                 if "in use" not in str(e).lower():
                     break
-        self._cleanup_dir()
         raise last_error
 
     def _start_once(self):
@@ -209,16 +215,7 @@ class Server:
         """Starts the server again on the same directory (after kill9 or a clean exit), on a new
         port; returns once it answers PING, as start() does."""
         self._kill()
-        last_error = None
-        for _ in range(START_ATTEMPTS_MAX):
-            try:
-                self._start_once()
-                return self
-            except ServerError as e:
-                last_error = e
-                if "in use" not in str(e).lower():
-                    break
-        raise last_error
+        return self._start_on_a_free_port()
 
     def stop(self):
         """Stops the server. Returns True when it was still running when asked to stop."""

@@ -139,8 +139,9 @@ class WorkerState:
         return self.next_id
 
 
-class Worker(threading.Thread):
-    """One client connection driving the mixed load until the kill."""
+class Client(threading.Thread):
+    """One client connection calling step() until the kill; other exceptions go to state.errors,
+    which the test reports."""
 
     def __init__(self, state, port):
         super().__init__(daemon=True)
@@ -156,6 +157,13 @@ class Worker(threading.Thread):
             return  # the kill
         except Exception as e:  # noqa: BLE001 - reported by the test
             self.s.errors.append(repr(e))
+
+    def step(self, conn):
+        raise NotImplementedError
+
+
+class Worker(Client):
+    """Drives the mixed load."""
 
     def error(self, text):
         self.s.errors.append(text)
@@ -245,56 +253,33 @@ class Worker(threading.Thread):
         book.left.append(user)
 
 
-class Taker(threading.Thread):
-    """The order service: SKU.TAKE sku:crash:adm 3 BLOCK 500 in a loop."""
+class Taker(Client):
+    """The order service: SKU.TAKE sku:crash:adm 3 BLOCK 500 in a loop (state: ConsumerState;
+    .taken: user -> ticket handed out by an acknowledged TAKE)."""
 
-    def __init__(self, state, port):
-        super().__init__(daemon=True)
-        self.s = state  # .taken: user -> ticket handed out by an acknowledged TAKE
-        self.port = port
-
-    def run(self):
-        conn = connect(self.port)
-        try:
-            while True:
-                self.s.pending = True
-                reply = conn.execute_command("SKU.TAKE", ADM_SKU, TAKE_COUNT, "BLOCK",
-                                             TAKE_BLOCK_MS)
-                for user, ticket, _expires_ms in reply or []:
-                    if user in self.s.taken:
-                        self.s.errors.append(f"SKU.TAKE handed out {user} twice")
-                    self.s.taken[user] = ticket
-                self.s.pending = False
-        except CONNECTION_LOST:
-            return
-        except Exception as e:  # noqa: BLE001
-            self.s.errors.append(repr(e))
+    def step(self, conn):
+        self.s.pending = True
+        reply = conn.execute_command("SKU.TAKE", ADM_SKU, TAKE_COUNT, "BLOCK", TAKE_BLOCK_MS)
+        for user, ticket, _expires_ms in reply or []:
+            if user in self.s.taken:
+                self.s.errors.append(f"SKU.TAKE handed out {user} twice")
+            self.s.taken[user] = ticket
+        self.s.pending = False
 
 
-class Popper(threading.Thread):
-    """The list consumer: BLPOP q:crash 1 in a loop."""
+class Popper(Client):
+    """The list consumer: BLPOP q:crash 1 in a loop (state: ConsumerState; .popped: every value
+    an acknowledged BLPOP returned)."""
 
-    def __init__(self, state, port):
-        super().__init__(daemon=True)
-        self.s = state  # .popped: every value an acknowledged BLPOP returned
-        self.port = port
-
-    def run(self):
-        conn = connect(self.port)
-        try:
-            while True:
-                self.s.pending = True
-                reply = conn.blpop([LIST_KEY], timeout=BLPOP_TIMEOUT_S)
-                if reply is not None:
-                    value = reply[1]
-                    if value in self.s.popped:
-                        self.s.errors.append(f"BLPOP returned {value} twice")
-                    self.s.popped.add(value)
-                self.s.pending = False
-        except CONNECTION_LOST:
-            return
-        except Exception as e:  # noqa: BLE001
-            self.s.errors.append(repr(e))
+    def step(self, conn):
+        self.s.pending = True
+        reply = conn.blpop([LIST_KEY], timeout=BLPOP_TIMEOUT_S)
+        if reply is not None:
+            value = reply[1]
+            if value in self.s.popped:
+                self.s.errors.append(f"BLPOP returned {value} twice")
+            self.s.popped.add(value)
+        self.s.pending = False
 
 
 class ConsumerState:
