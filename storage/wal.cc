@@ -141,17 +141,21 @@ Wal::Wal(const WalOptions& o, rocksdb::DB* db, std::vector<rocksdb::ColumnFamily
 
 Wal::~Wal() { Close(); }
 
+bool Wal::WaitForSpace(std::unique_lock<std::mutex>& lock, uint64_t bytes) {
+  // Back-pressure: records larger than the limit are still admitted into an empty queue.
+  space_cv_.wait(lock, [&] {
+    return stopping_ || failed_.load(std::memory_order_relaxed) || queue_.empty() ||
+           queue_bytes_ + bytes <= options_.queue_bytes_max;
+  });
+  return !stopping_ && !failed_.load(std::memory_order_relaxed);
+}
+
 uint64_t Wal::Append(std::string record) {
   const uint64_t bytes = record.size();
   uint64_t lsn;
   {
     std::unique_lock lock(mu_);
-    // Back-pressure: a single record larger than the limit is still admitted into an empty queue.
-    space_cv_.wait(lock, [&] {
-      return stopping_ || failed_.load(std::memory_order_relaxed) || queue_.empty() ||
-             queue_bytes_ + bytes <= options_.queue_bytes_max;
-    });
-    if (stopping_ || failed_.load(std::memory_order_relaxed)) return kWalNoLsn;
+    if (!WaitForSpace(lock, bytes)) return kWalNoLsn;
     lsn = ++last_assigned_lsn_;
     appended_since_open_ = true;
     queue_.push_back(std::move(record));
@@ -168,12 +172,7 @@ uint64_t Wal::AppendGroup(std::vector<std::string> records) {
   uint64_t lsn;
   {
     std::unique_lock lock(mu_);
-    // As Append: a group larger than the limit is still admitted into an empty queue.
-    space_cv_.wait(lock, [&] {
-      return stopping_ || failed_.load(std::memory_order_relaxed) || queue_.empty() ||
-             queue_bytes_ + bytes <= options_.queue_bytes_max;
-    });
-    if (stopping_ || failed_.load(std::memory_order_relaxed)) return kWalNoLsn;
+    if (!WaitForSpace(lock, bytes)) return kWalNoLsn;
     last_assigned_lsn_ += records.size();
     lsn = last_assigned_lsn_;
     appended_since_open_ = true;

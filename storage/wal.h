@@ -213,6 +213,9 @@ class Wal {
   // Takes the next batch from the queue (at least one record unless stopping with nothing left):
   // returns false when the writer should exit. *first_lsn is the LSN of (*batch)[0].
   bool TakeBatch(std::vector<std::string>* batch, uint64_t* first_lsn);
+  // Append/AppendGroup, with mu_ held: waits until `bytes` more fit in the queue (or it is
+  // empty); false when the WAL is stopping or has failed.
+  bool WaitForSpace(std::unique_lock<std::mutex>& lock, uint64_t bytes);
   bool WriteBatch(const std::vector<std::string>& batch, uint64_t first_lsn);
   bool SyncWal();
   void PublishDurable(uint64_t lsn);
