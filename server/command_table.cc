@@ -36,6 +36,14 @@ CommandSpec config_subcommands[] = {
   {"help", 2, LD|ST|CN, 0, 0, 0, CmdConfigHelp, "server", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""},
 };
 
+// DEBUG: only the read-only digests (replicas and restarts are compared with them); Redis's other
+// DEBUG subcommands (crash, reload, sleep, object internals ...) are not offered.
+CommandSpec debug_subcommands[] = {
+  {"digest", 2, A|LD|R|GL, 0, 0, 0, CmdDebugDigest, "server", "Returns a hex signature of the data in every database.", "1.0.0", "O(N) where N is the number of keys and their elements", ""},
+  {"digest-value", -3, A|LD|R|GL, 0, 0, 0, CmdDebugDigestValue, "server", "Returns a hex signature of each key's value.", "1.0.0", "O(N) where N is the number of elements of the keys' values", "key [key ...]"},
+  {"help", 2, LD|ST|CN, 0, 0, 0, CmdDebugHelp, "server", "Returns helpful text about the different subcommands.", "1.0.0", "O(1)", ""},
+};
+
 CommandSpec command_subcommands[] = {
   {"count", 2, LD|ST|CN, 0, 0, 0, CmdCommandCount, "server", "Returns a count of commands.", "2.8.13", "O(1)", ""},
   {"info", -2, LD|ST|CN, 0, 0, 0, CmdCommandInfo, "server", "Returns information about one, multiple or all commands.", "2.8.13", "O(N) where N is the number of commands to look up", "[command-name ...]"},
@@ -85,6 +93,7 @@ CommandSpec commands[] = {
   {"lastsave", 1, LD|ST|F|CN, 0, 0, 0, CmdLastSave, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)", ""},
   {"time", 1, LD|ST|F|CN, 0, 0, 0, CmdTime, "server", "Returns the server time.", "2.6.0", "O(1)", ""},
   {"config", -2, 0, 0, 0, 0, nullptr, "server", "A container for server configuration commands.", "2.0.0", "Depends on subcommand.", "", config_subcommands},
+  {"debug", -2, 0, 0, 0, 0, nullptr, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", "", debug_subcommands},
   {"shutdown", -1, A|NS|LD|ST|NM|CN, 0, 0, 0, CmdShutdown, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"},
   {"command", -1, LD|ST|CN, 0, 0, 0, CmdCommand, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of commands", "", command_subcommands},
   // keys

@@ -41,6 +41,7 @@ namespace stockd::storage {
 namespace codec {
 class Reader;
 }  // namespace codec
+class DigestHasher;
 
 // Limits (docs/configuration.md lists each with its test).
 // Any unit count (on_hand, safety, a quantity, a restock): far below INT64_MAX, so no sum of
@@ -273,6 +274,9 @@ class Sku final : public Collection {
   // Appends everything that influences a future reply or behaviour, except
   // scheduled_deadline_ms: the loader files the decoded SKU in its shard's deadline index.
   void Encode(std::string* out) const;
+  // Feeds what Encode writes, minus index placement, into a digest (storage/digest.cc), with
+  // the unordered maps combined independently of their iteration order.
+  void HashInto(DigestHasher& h) const;
   // Decodes one SKU from the front of *in and advances *in past it. On malformed input,
   // including a state that fails CheckInvariants, returns nullptr with *error set to a sentence
   // and leaves *in as it was.

@@ -1,4 +1,4 @@
-// Server commands: INFO DBSIZE FLUSHDB FLUSHALL TIME CONFIG SHUTDOWN COMMAND.
+// Server commands: INFO DBSIZE FLUSHDB FLUSHALL TIME CONFIG SHUTDOWN COMMAND DEBUG (digests).
 #include <fmt/format.h>
 #include <jemalloc/jemalloc.h>
 #include <sys/resource.h>
@@ -15,6 +15,7 @@
 #include "server/commands/families.h"
 #include "server/connection.h"
 #include "server/server.h"
+#include "storage/digest.h"
 #include "storage/glob.h"
 #include "storage/wal.h"
 
@@ -530,6 +531,46 @@ void CmdConfigHelp(CmdArgs, CommandContext& ctx) {
   r.SimpleString("    Set the configuration <directive> to <value>.");
   r.SimpleString("RESETSTAT");
   r.SimpleString("    Reset statistics reported by the INFO command.");
+  r.SimpleString("HELP");
+  r.SimpleString("    Print this help.");
+}
+
+// DEBUG DIGEST: the keyspace's digest (storage/digest.h), every database, live keys only (a key
+// past its expiry is gone to every client, whether or not it was reclaimed yet). Runs with every
+// shard locked, so it is one consistent cut.
+void CmdDebugDigest(CmdArgs, CommandContext& ctx) {
+  storage::Digest digest;
+  for (uint32_t i = 0; i < ctx.engine().shard_count(); ++i) {
+    storage::Shard& shard = ctx.ShardAt(i);
+    for (int db = 0; db < shard.databases(); ++db) {
+      shard.db(db).ForEach([&](storage::Db::Entry* e) {
+        if (!storage::Db::IsExpired(e, ctx.now_ms())) {
+          digest.Xor(storage::KeyDigest(db, e->key, e->val));
+        }
+      });
+    }
+  }
+  ctx.reply().Bulk(digest.Hex());
+}
+
+// DEBUG DIGEST-VALUE key [key ...]: each value's digest; 40 zeros for a missing key, as Redis.
+void CmdDebugDigestValue(CmdArgs args, CommandContext& ctx) {
+  ctx.reply().ArrayHeader(static_cast<int64_t>(args.size() - 2));
+  for (size_t i = 2; i < args.size(); ++i) {
+    storage::Db::Entry* e = ctx.DbFor(args[i]).Find(args[i], ctx.now_ms());
+    ctx.reply().Bulk(e == nullptr ? storage::Digest().Hex()
+                                  : storage::ValueDigest(e->val.value).Hex());
+  }
+}
+
+void CmdDebugHelp(CmdArgs, CommandContext& ctx) {
+  auto& r = ctx.reply();
+  r.ArrayHeader(7);
+  r.SimpleString("DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+  r.SimpleString("DIGEST");
+  r.SimpleString("    Output a hex signature representing the current DB content.");
+  r.SimpleString("DIGEST-VALUE <key> [<key> ...]");
+  r.SimpleString("    Output a hex signature of the values of all the specified keys.");
   r.SimpleString("HELP");
   r.SimpleString("    Print this help.");
 }

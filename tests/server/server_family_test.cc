@@ -40,6 +40,51 @@ TEST_F(ServerFamilyTest, DbSizeAndFlush) {
   EXPECT_EQ(Run({"dbsize"}).integer, 0);
 }
 
+TEST_F(ServerFamilyTest, DebugDigestDependsOnTheDataNotOnTheOrderItWasBuiltIn) {
+  const std::string zeros(40, '0');
+  EXPECT_TRUE(IsBulk(Run({"debug", "digest"}), zeros));  // empty, as Redis
+  auto build = [&](bool reversed) {
+    EXPECT_TRUE(IsOk(Run({"flushall"})));
+    for (int j = 0; j < 200; ++j) {
+      const int i = reversed ? 199 - j : j;
+      const std::string n = std::to_string(i);
+      EXPECT_TRUE(IsOk(Run({"set", "k" + n, n})));
+      EXPECT_TRUE(IsInt(Run({"hset", "h", "f" + n, n}), 1));
+      EXPECT_TRUE(IsInt(Run({"sadd", "s", "m" + n}), 1));
+    }
+    return Run({"debug", "digest"}).str;
+  };
+  const std::string forward = build(false);
+  EXPECT_NE(forward, zeros);
+  EXPECT_EQ(build(true), forward);
+  // One key's value, and its key name, each count.
+  EXPECT_TRUE(IsOk(Run({"set", "k5", "x"})));
+  EXPECT_NE(Run({"debug", "digest"}).str, forward);
+  EXPECT_TRUE(IsOk(Run({"set", "k5", "5"})));
+  EXPECT_EQ(Run({"debug", "digest"}).str, forward);
+  EXPECT_TRUE(IsOk(Run({"rename", "k5", "k5b"})));
+  EXPECT_NE(Run({"debug", "digest"}).str, forward);
+  // A key past its expiry is gone, reclaimed or not.
+  EXPECT_TRUE(IsOk(Run({"rename", "k5b", "k5"})));
+  EXPECT_TRUE(IsOk(Run({"set", "gone", "v", "PX", "20"})));
+  SleepMs(40);
+  EXPECT_TRUE(IsBulk(Run({"debug", "digest"}), forward));
+
+  // DIGEST-VALUE: the value only; an integer and the same digits as bytes are the same string.
+  EXPECT_TRUE(IsOk(Run({"set", "i", "123"})));
+  EXPECT_TRUE(IsInt(Run({"append", "b", "12"}), 2));
+  EXPECT_TRUE(IsInt(Run({"append", "b", "3"}), 3));
+  RespValue v = Run({"debug", "digest-value", "i", "b", "missing"});
+  ASSERT_EQ(v.elements.size(), 3u) << v.ToString();
+  EXPECT_EQ(v.elements[0].str, v.elements[1].str);
+  EXPECT_NE(v.elements[0].str, zeros);
+  EXPECT_EQ(v.elements[2].str, zeros);
+
+  EXPECT_EQ(Run({"debug", "help"}).elements.size(), 7u);
+  EXPECT_TRUE(IsErrorPrefix(Run({"debug", "sleep", "0"}), "ERR unknown subcommand 'sleep'"));
+  EXPECT_TRUE(IsErrorPrefix(Run({"debug"}), "ERR wrong number of arguments"));
+}
+
 TEST_F(ServerFamilyTest, Time) {
   auto v = Run({"time"});
   ASSERT_EQ(v.elements.size(), 2u);
