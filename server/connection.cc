@@ -614,26 +614,25 @@ void Connection::FinishBatch() {
     waiting_logged_ = true;
     busy_ = true;
     const bool wrote = lsn != 0;
-    engine_.WaitLogged(
-        home_, std::max(lsn, seen), [self = shared_from_this(), wrote](bool logged) {
-          self->waiting_logged_ = false;
-          self->busy_ = false;
-          if (!logged && !wrote) {
-            // Only reads, of writes that will now never be logged: fail-stop keeps serving reads,
-            // which may show those writes until a restart (docs/durability.md).
-            self->ContinueAfterBatch();
-            return;
-          }
-          if (!logged) {
-            // The WAL failed before these writes were logged: their outcome is unknown, and the
-            // replies already built would claim success, so the client is told nothing but EOF.
-            log::Warning("Closing client id={} addr={}: its writes could not be logged",
-                         self->id(), self->info_.addr);
-            self->CloseNow();
-            return;
-          }
-          self->ContinueAfterBatch();
-        });
+    engine_.WaitLogged(home_, std::max(lsn, seen), [self = shared_from_this(), wrote](bool logged) {
+      self->waiting_logged_ = false;
+      self->busy_ = false;
+      if (!logged && !wrote) {
+        // Only reads, of writes that will now never be logged: fail-stop keeps serving reads,
+        // which may show those writes until a restart (docs/durability.md).
+        self->ContinueAfterBatch();
+        return;
+      }
+      if (!logged) {
+        // The WAL failed before these writes were logged: their outcome is unknown, and the
+        // replies already built would claim success, so the client is told nothing but EOF.
+        log::Warning("Closing client id={} addr={}: its writes could not be logged", self->id(),
+                     self->info_.addr);
+        self->CloseNow();
+        return;
+      }
+      self->ContinueAfterBatch();
+    });
     return;
   }
   ContinueAfterBatch();

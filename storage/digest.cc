@@ -57,8 +57,8 @@ Digest DigestHasher::Finish() const {
   Digest d;
   std::memcpy(d.bytes.data(), canonical.digest, sizeof(canonical.digest));
   // The last 4 bytes: a second hash, of the first 16 (the state is not at hand twice).
-  const XXH64_hash_t tail = XXH3_64bits_withSeed(canonical.digest, sizeof(canonical.digest),
-                                                 kDigestTailSeed);
+  const XXH64_hash_t tail =
+      XXH3_64bits_withSeed(canonical.digest, sizeof(canonical.digest), kDigestTailSeed);
   std::memcpy(d.bytes.data() + sizeof(canonical.digest), &tail, Digest::kBytes - 16);
   return d;
 }

@@ -157,8 +157,7 @@ TEST_F(SnapshotTest, DebugDigestIsTheSameAfterReplayAndAfterASnapshot) {
   ASSERT_TRUE(IsOk(Run({"sku.set", "sku:t", "10", "TOKENS", "yes"})));
   for (int i = 0; i < 40; ++i) {
     const std::string n = std::to_string(i);
-    ASSERT_NE(Run({"sku.reserve", "sku:a", "o" + n, "1", "USER", "u" + std::to_string(i % 7)})
-                  .type,
+    ASSERT_NE(Run({"sku.reserve", "sku:a", "o" + n, "1", "USER", "u" + std::to_string(i % 7)}).type,
               RespValue::Type::kError);
     if (i % 3 == 0) {
       ASSERT_NE(Run({"sku.commit", "sku:a", "o" + n}).type, RespValue::Type::kError);
@@ -175,8 +174,7 @@ TEST_F(SnapshotTest, DebugDigestIsTheSameAfterReplayAndAfterASnapshot) {
   RespValue token = Run({"sku.token", "sku:t", "alice"});
   ASSERT_EQ(token.type, RespValue::Type::kBulk) << token.ToString();
   ASSERT_EQ(Run({"sku.token", "sku:t", "bob"}).type, RespValue::Type::kBulk);
-  ASSERT_NE(Run({"sku.enter", "sku:t", "alice", "TOKEN", token.str}).type,
-            RespValue::Type::kError);
+  ASSERT_NE(Run({"sku.enter", "sku:t", "alice", "TOKEN", token.str}).type, RespValue::Type::kError);
   ASSERT_TRUE(IsOk(Run({"select", "3"})));
   ASSERT_TRUE(IsOk(Run({"set", "s", "in db 3"})));
   ASSERT_TRUE(IsOk(Run({"select", "0"})));

@@ -31,9 +31,9 @@ TEST_F(WalWiringTest, WritesSurviveARestart) {
   EXPECT_NE(info.find("aof_enabled:1"), std::string::npos) << info;
   EXPECT_NE(info.find("wal_durable_lsn:5\r\n"), std::string::npos) << info;
   // The group-commit figures bench/durable reports.
-  for (const char* field : {"wal_batches:", "wal_records:5\r\n", "wal_batch_records_max:",
-                            "wal_syncs:", "wal_sync_us_sum:", "wal_sync_us_max:",
-                            "wal_sync_p50_us:", "wal_sync_p99_us:"}) {
+  for (const char* field :
+       {"wal_batches:", "wal_records:5\r\n", "wal_batch_records_max:", "wal_syncs:",
+        "wal_sync_us_sum:", "wal_sync_us_max:", "wal_sync_p50_us:", "wal_sync_p99_us:"}) {
     EXPECT_NE(info.find(field), std::string::npos) << field << "\n" << info;
   }
   Restart();
