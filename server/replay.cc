@@ -48,6 +48,7 @@ void Apply(Engine& engine, const CommandSpec* spec, CmdArgs args, int db, int64_
   protocol::ReplyBuilder rb(&sink, 2);
   rb.set_discard(true);
   CommandContext ctx(engine, nullptr, &rb, db, now_ms, spec);
+  ctx.set_recovering(true);
   spec->handler(args, ctx);
 }
 

@@ -13,7 +13,7 @@
 // global command such as FLUSHALL, a keyless one, a MULTI group) is a barrier: every queued record
 // is applied first, then the barrier on the reading thread, alone.
 //
-// Threads. Add, ApplyAlone and Finish are called from one thread (the one reading the log, which
+// Threads. Add, Barrier and Finish are called from one thread (the one reading the log, which
 // owns every shard's data before Engine::Start). The workers run only between the first Add and
 // Finish; no shard thread runs during recovery.
 #include <condition_variable>

@@ -42,6 +42,12 @@ inline constexpr size_t kSkuTokenBytes = 16;  // random bytes in a token (32 hex
 
 namespace {
 
+// Counts a request for `key` in SKU.HOT, unless recovery replays it: the rates describe live
+// traffic, and a restart should not make the SKUs written last before a crash look hot.
+void CountHot(CommandContext& ctx, std::string_view key) {
+  if (!ctx.recovering()) ctx.ShardFor(key).hot_skus.Touch(ctx.db_index(), key, ctx.now_ms());
+}
+
 // Looks up the SKU at `key`: replies NOSKU or WRONGTYPE and returns null when there is none.
 // Counts the request for SKU.HOT.
 Sku* SkuOrReply(CommandContext& ctx, std::string_view key, LookupMode mode) {
@@ -51,7 +57,7 @@ Sku* SkuOrReply(CommandContext& ctx, std::string_view key, LookupMode mode) {
     ctx.reply().Error(fmt::format("NOSKU no such SKU '{}'", key.substr(0, 128)));
     return nullptr;
   }
-  ctx.ShardFor(key).hot_skus.Touch(ctx.db_index(), key, ctx.now_ms());
+  CountHot(ctx, key);
   return sku;
 }
 
@@ -319,7 +325,7 @@ void CmdSkuSet(CmdArgs args, CommandContext& ctx) {
     return ctx.reply().Error(reply::kWrongType);
   }
   Sku& sku = e->val.value.As<Sku>();
-  ctx.ShardFor(key).hot_skus.Touch(ctx.db_index(), key, ctx.now_ms());
+  CountHot(ctx, key);
   ChangeWatch watch(sku);
   SkuError err = sku.Set(a, ctx.now_ms());
   if (err != SkuError::kNone && created) {

@@ -180,5 +180,22 @@ TEST_F(ReplayTest, MixedLogAcrossShardsReplaysToTheSameState) {
   for (size_t i = 0; i < before.size(); ++i) ASSERT_EQ(before[i], after[i]) << "line " << i;
 }
 
+TEST_F(ReplayTest, ReplayedCommandsDoNotCountAsHot) {
+  ASSERT_TRUE(IsOk(Run({"sku.set", "hot", "100"})));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_NE(Run({"sku.reserve", "hot", "o" + std::to_string(i), "1"}).type,
+              RespValue::Type::kError);
+  }
+  ASSERT_EQ(Run({"sku.hot"}).elements.size(), 1u);
+  Restart();
+  // SKU.HOT describes live traffic: a restart starts it afresh.
+  EXPECT_EQ(Run({"sku.hot"}).elements.size(), 0u);
+  RespValue got = Run({"sku.get", "hot"});  // the writes themselves are back
+  ASSERT_EQ(got.elements[4].str, "reserved");
+  EXPECT_TRUE(IsInt(got.elements[5], 20));
+  ASSERT_NE(Run({"sku.reserve", "hot", "o-live", "1"}).type, RespValue::Type::kError);
+  EXPECT_EQ(Run({"sku.hot"}).elements.size(), 1u);
+}
+
 }  // namespace
 }  // namespace stockd::testing
