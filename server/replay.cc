@@ -65,6 +65,13 @@ bool ApplyRecord(Engine& engine, int databases, const storage::WalRecord& record
   return true;
 }
 
+void RunOnEveryShard(Engine& engine, const std::function<void(uint32_t shard)>& fn) {
+  std::vector<std::thread> threads;
+  for (uint32_t i = 1; i < engine.shard_count(); ++i) threads.emplace_back([&fn, i] { fn(i); });
+  fn(0);
+  for (std::thread& t : threads) t.join();
+}
+
 Replayer::Replayer(Engine& engine, int databases, bool workers)
     : engine_(engine), databases_(databases) {
   if (!workers || engine.shard_count() == 1) return;

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +47,10 @@ inline constexpr size_t kReplayBatchesQueuedMax = 8;
 // command is not one this stockd can run.
 bool ApplyRecord(Engine& engine, int databases, const storage::WalRecord& record,
                  std::string* error);
+
+// Runs fn(shard) for every shard at once, each on its own thread, and waits for them: recovery's
+// passes over every shard's data (the shard threads do not run yet).
+void RunOnEveryShard(Engine& engine, const std::function<void(uint32_t shard)>& fn);
 
 class Replayer {
  public:

@@ -92,6 +92,9 @@ bool Server::OpenWal(std::string* error) {
     wal_->ContinueAfter(snapshot_lsn);
   }
   if (!ReplayWal(snapshot_lsn + 1, error)) return false;
+  // Neither the load nor the replay filed SKU deadlines (replay would re-file a SKU at every
+  // change): each SKU is filed once now, every shard on its own thread.
+  RunOnEveryShard(*engine_, [this](uint32_t shard) { FileSkuDeadlines(*engine_, shard); });
   recovery_.snapshot_lsn = snapshot_lsn;
   recovery_.snapshot_keys = snapshotter_->status().keys;
   recovery_.ms = (Engine::NowUs() - recovery_start_us) / 1000;

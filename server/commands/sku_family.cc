@@ -65,6 +65,10 @@ Sku* SkuOrReply(CommandContext& ctx, std::string_view key, LookupMode mode) {
 // SKU.TAKE clients, the future write-ahead log), and the SKU is filed under its next deadline.
 void SkuChanged(CommandContext& ctx, std::string_view key, Sku& sku) {
   ctx.KeyModified(key);
+  // Recovery files every SKU once, after the log is replayed (FileSkuDeadlines): a SKU the log
+  // changes a hundred times would otherwise be taken out of the index and filed again each time.
+  // Nothing reads the index before then (the deadline timers start with the shard threads).
+  if (ctx.recovering()) return;
   int64_t next = ctx.ShardFor(key).ScheduleSku(ctx.db_index(), key, sku);
   ctx.engine().WakeDeadlineTimer(ctx.engine().ShardOf(key), next);
 }
@@ -270,9 +274,19 @@ void ReplaySkuSweep(Engine& engine, int db, int64_t now_ms, std::string_view key
   storage::Shard& data = engine.shard(engine.ShardOf(key)).data();
   Db::Entry* e = data.db(db).Find(key, now_ms);
   if (e == nullptr || e->val.value.type() != ValueType::kSku) return;
-  Sku& sku = e->val.value.As<Sku>();
-  sku.Advance(now_ms, static_cast<size_t>(items_max));
-  data.ScheduleSku(db, key, sku);
+  // Filed afterwards, with every SKU (FileSkuDeadlines).
+  e->val.value.As<Sku>().Advance(now_ms, static_cast<size_t>(items_max));
+}
+
+void FileSkuDeadlines(Engine& engine, uint32_t shard) {
+  storage::Shard& data = engine.shard(shard).data();
+  for (int db = 0; db < data.databases(); ++db) {
+    data.db(db).ForEach([&](Db::Entry* e) {
+      if (e->val.value.type() == ValueType::kSku) {
+        data.ScheduleSku(db, e->key, e->val.value.As<Sku>());
+      }
+    });
+  }
 }
 
 // SKU.SET sku on_hand [SAFETY n] [LIMIT per_user] [TTL ms] [QUEUE capacity|AUTO] [HOLD ms]
