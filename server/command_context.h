@@ -41,6 +41,10 @@ class CommandContext {
   void set_db_index(int db) { db_index_ = db; }
   int64_t now_ms() const { return now_ms_; }
   const CommandSpec& spec() const { return *spec_; }
+  // True while recovery replays the command from the log: it was counted when it ran live, so it
+  // counts toward nothing that describes live traffic (SKU.HOT's request rates).
+  bool recovering() const { return recovering_; }
+  void set_recovering(bool recovering) { recovering_ = recovering; }
 
   // Every access to shard data goes through ShardFor / DbFor / DbOnShard, which note the LSN of
   // the shard's last logged write: the reply depends on it (seen_lsn).
@@ -112,6 +116,7 @@ class CommandContext {
   std::vector<uint32_t> written_shards_;
   uint64_t seen_lsn_ = 0;
   bool modified_ = false;
+  bool recovering_ = false;
   std::vector<std::vector<std::string>> propagate_;
 };
 

@@ -10,6 +10,7 @@
 #include "server/command_context.h"
 #include "server/commands/families.h"
 #include "server/connection.h"
+#include "server/replay.h"
 #include "storage/log.h"
 
 namespace stockd::server {
@@ -91,6 +92,9 @@ bool Server::OpenWal(std::string* error) {
     wal_->ContinueAfter(snapshot_lsn);
   }
   if (!ReplayWal(snapshot_lsn + 1, error)) return false;
+  // Neither the load nor the replay filed SKU deadlines (replay would re-file a SKU at every
+  // change): each SKU is filed once now, every shard on its own thread.
+  RunOnEveryShard(*engine_, [this](uint32_t shard) { FileSkuDeadlines(*engine_, shard); });
   recovery_.snapshot_lsn = snapshot_lsn;
   recovery_.snapshot_keys = snapshotter_->status().keys;
   recovery_.ms = (Engine::NowUs() - recovery_start_us) / 1000;
@@ -129,6 +133,7 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
            EqualsIgnoreCase(r.argv[0], name);
   };
   uint64_t replayed_bytes = 0;
+  Replayer replayer(*engine_, config_->databases, /*workers=*/true);
   storage::Wal::RecordFn replay = [&](uint64_t lsn, std::string_view bytes,
                                       const storage::WalRecord& record) {
     replayed_bytes += bytes.size();
@@ -141,9 +146,11 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
     } else if (ok && is(record, "EXEC")) {
       ok = multi_lsn != 0;
       detail = "EXEC without MULTI";
+      // A transaction is applied alone, after everything before it, as its EXEC ran live.
+      if (ok) replayer.Barrier();
       for (Kept& k : group) {
         k.record.argv.assign(k.argv.begin(), k.argv.end());
-        if (ok) ok = ReplayRecord(k.record, &detail);
+        if (ok) ok = ApplyRecord(*engine_, config_->databases, k.record, &detail);
       }
       group.clear();
       multi_lsn = 0;
@@ -152,7 +159,7 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
       k.record = record;
       k.argv.assign(record.argv.begin(), record.argv.end());
     } else if (ok) {
-      ok = ReplayRecord(record, &detail);
+      ok = replayer.Add(record, &detail);
     }
     if (!ok) {
       replay_error = fmt::format("record at LSN {} could not be replayed: {}", lsn, detail);
@@ -161,6 +168,7 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
     return true;
   };
   auto result = wal_->ForEach(from_lsn, replay);
+  replayer.Finish();  // every record read is applied before the log is cut or the server starts
   if (multi_lsn != 0 && (result.ok() || result.problem == storage::WalReadProblem::kTornTail)) {
     // The log ends inside a transaction: it was never acknowledged (EXEC's reply waits for the
     // EXEC record), so it is cut whole, as redis-check-aof cuts an unfinished MULTI.
@@ -207,36 +215,6 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
   recovery_.replayed_records = result.records;
   log::Notice("Write-ahead log: replayed {} records from LSN {} in {} ms", result.records, from_lsn,
               (Engine::NowUs() - start_us) / 1000);
-  return true;
-}
-
-bool Server::ReplayRecord(const storage::WalRecord& record, std::string* error) {
-  if (record.type != storage::WalRecordType::kCommand &&
-      record.type != storage::WalRecordType::kExpireSweep) {
-    return true;  // epochs and snapshot markers change no data
-  }
-  if (record.db >= static_cast<uint32_t>(config_->databases)) {
-    *error = fmt::format("database {} is outside 'databases' ({})", record.db, config_->databases);
-    return false;
-  }
-  if (record.type == storage::WalRecordType::kExpireSweep) {
-    ReplaySkuSweep(*engine_, static_cast<int>(record.db), record.now_ms, record.argv[0],
-                   record.items_max);
-    return true;
-  }
-  CmdArgs args(record.argv);
-  bool unknown_subcommand = false;
-  const CommandSpec* spec = CommandTable::Get().Find(args, &unknown_subcommand);
-  if (spec == nullptr || !spec->ArityOk(args.size())) {
-    *error = fmt::format("'{}' is not a command this stockd can run", args[0].substr(0, 128));
-    return false;
-  }
-  // No reply is written: the client that sent the command was answered before the crash.
-  std::string sink;
-  protocol::ReplyBuilder rb(&sink, 2);
-  rb.set_discard(true);
-  CommandContext ctx(*engine_, nullptr, &rb, static_cast<int>(record.db), record.now_ms, spec);
-  spec->handler(args, ctx);
   return true;
 }
 

@@ -66,8 +66,6 @@ class Server {
   bool ReplayWal(uint64_t from_lsn, std::string* error);
   // Every 100 ms on shard 0: takes a snapshot when the log has grown enough (Snapshotter::Due).
   void CheckAutoSnapshot();
-  // Applies one decoded record without a reply and without logging it again.
-  bool ReplayRecord(const storage::WalRecord& record, std::string* error);
   void Accept(size_t listener);
   void OnAccepted(size_t listener, asio::ip::tcp::socket socket, uint32_t thread);
   void SampleOps();

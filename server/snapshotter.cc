@@ -66,15 +66,14 @@ bool Snapshotter::Load(uint64_t* lsn, std::string* error) {
         int64_t expire = slot.expire_at_ms;
         e->val.value = std::move(slot.value);
         if (expire != 0) d.SetExpire(e, expire);
-        if (e->val.value.type() == storage::ValueType::kSku) {
-          shard.ScheduleSku(db, key, e->val.value.As<storage::Sku>());
-        }
+        // SKUs are filed in their shard's deadline index after the log is replayed, once each
+        // (FileSkuDeadlines), not here and again at each replayed change.
         return true;
       },
       error);
   if (!ok) return false;
-  // The shards' deadline timers are set by Engine::Start from the deadlines filed here and by the
-  // replay that follows.
+  // The shards' deadline timers are set by Engine::Start from the deadlines recovery files once
+  // the replay that follows is done.
   log::Notice("Snapshot: loaded {} keys at LSN {} ({} bytes) in {} ms", info.keys, info.lsn,
               info.bytes, (Engine::NowUs() - start_us) / 1000);
   std::lock_guard lock(mu_);

@@ -162,7 +162,7 @@ int64_t Sku::NextDeadline() const {
 }
 
 size_t Sku::Advance(int64_t now_ms, size_t max_changes) {
-  if (!book_) return 0;  // nothing can be due
+  if (!book_ || now_ms < due_floor_ms_) return 0;  // nothing can be due
   size_t changes = 0;
   // Due items in deadline order; on a tie, orders (by creation) before admissions before
   // tokens. Replay runs the same loop on the same state, so it expires the same items in the
@@ -189,7 +189,12 @@ size_t Sku::Advance(int64_t now_ms, size_t max_changes) {
         kind = 2;
       }
     }
-    if (kind < 0) break;
+    if (kind < 0) {
+      // Nothing is due at now_ms, so nothing pending is due before the next deadline.
+      int64_t next = NextDeadline();
+      due_floor_ms_ = next == 0 ? std::numeric_limits<int64_t>::max() : next;
+      break;
+    }
     ++changes;
     if (kind == 0) {
       EndOrder(order, OrderState::kExpired, now_ms);
@@ -427,6 +432,7 @@ SkuError Sku::Reserve(std::string_view order_id, int64_t qty, std::string_view u
     ++Bk().open_orders;
     if (ttl > 0) {
       stored.deadline_ms = now_ms + ttl;
+      NoteDeadline(stored.deadline_ms);
       auto& fifo = Bk().deadline_fifo;
       // In order behind the FIFO's last deadline (the common case: one TTL, a clock that moves
       // forward), the FIFO keeps it; otherwise the ordered index does.
@@ -539,6 +545,7 @@ SkuError Sku::Enter(std::string_view user, const std::string_view* token, int64_
   a.deadline_ms = now_ms + settings().hold_ms;
   auto [it, inserted] = Bk().admissions.emplace(user, a);
   Bk().admission_deadlines.insert({a.deadline_ms, a.ticket, &*it});
+  NoteDeadline(a.deadline_ms);
   Bk().queue.emplace_back(a.ticket, std::string(user));
   ++Bk().untaken;
   Record(JournalOp::kEnter, now_ms, "", user, 1);
@@ -592,6 +599,7 @@ SkuError Sku::IssueToken(std::string_view token, std::string_view user, int64_t 
   if (!inserted) return SkuError::kConflict;
   ++version_;
   Bk().token_deadlines.insert({it->second.deadline_ms, it->second.seq, &*it});
+  NoteDeadline(it->second.deadline_ms);
   return SkuError::kNone;
 }
 
@@ -667,6 +675,9 @@ std::string Sku::CheckInvariants() const {
   for (const auto& [user, a] : Bk().admissions) untaken += a.taken ? 0 : 1;
   if (untaken != Bk().untaken) return "untaken admissions miscounted";
   if (Bk().token_deadlines.size() != Bk().tokens.size()) return "token index mismatch";
+  if (int64_t next = NextDeadline(); due_floor_ms_ != 0 && next != 0 && next < due_floor_ms_) {
+    return "a pending deadline is earlier than the due floor";
+  }
   return "";
 }
 

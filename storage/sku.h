@@ -23,6 +23,7 @@
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/node_hash_map.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -271,8 +272,9 @@ class Sku final : public Collection {
   std::string CheckInvariants() const;
 
   // Snapshot encoding (storage/sku_codec.cc; docs/wal.md, "Value encoding (snapshots)").
-  // Appends everything that influences a future reply or behaviour, except
-  // scheduled_deadline_ms: the loader files the decoded SKU in its shard's deadline index.
+  // Appends everything that influences a future reply or behaviour, except what is derived:
+  // scheduled_deadline_ms (recovery files the decoded SKU in its shard's deadline index) and
+  // the due floor (Advance finds it again).
   void Encode(std::string* out) const;
   // Feeds what Encode writes, minus index placement, into a digest (storage/digest.cc), with
   // the unordered maps combined independently of their iteration order.
@@ -337,6 +339,8 @@ class Sku final : public Collection {
   OrderRef NextOrderDeadline() const;
   // Drops ended orders from the front of the deadline FIFO.
   void TrimDeadlineFifo();
+  // A deadline was added: the due floor may not be above it.
+  void NoteDeadline(int64_t at_ms) { due_floor_ms_ = std::min(due_floor_ms_, at_ms); }
   // The user's entry (created when new), or null for "".
   const std::string* InternUser(std::string_view user);
 
@@ -358,6 +362,13 @@ class Sku final : public Collection {
   uint64_t next_journal_id_ = 1;
   uint64_t next_seq_ = 1;
   uint64_t version_ = 0;
+  // No pending deadline (order, admission, token) is earlier than this, so Advance(now_ms) has
+  // nothing to do while now_ms < due_floor_ms_, and returns without looking: looking costs a
+  // cache miss (the oldest open order's node) on every operation, and almost every operation
+  // finds nothing due. 0: not known (a decoded SKU); Advance then looks. Every added deadline
+  // lowers it (NoteDeadline); only Advance raises it, to NextDeadline() when it has just found
+  // nothing more due. Derived state: not encoded.
+  int64_t due_floor_ms_ = 0;
 };
 
 }  // namespace stockd::storage

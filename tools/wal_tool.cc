@@ -8,7 +8,7 @@
 // The log is opened with storage::Wal::Open, as stockd opens it, so the tool holds RocksDB's LOCK
 // for as long as it runs: it never reads a log that a running stockd is writing, and stockd
 // cannot start while it runs. verify makes the checks recovery makes (Server::ReplayWal and
-// ReplayRecord), in the same order, so it names the LSN stockd's refusal names.
+// ApplyRecord), in the same order, so it names the LSN stockd's refusal names.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -59,7 +59,7 @@ constexpr size_t kDumpArgumentBytesShownMax = 4096;
 constexpr size_t kDumpArgumentsShownMax = 256;
 // truncate shows this many of the records it is about to drop.
 constexpr uint64_t kTruncateRecordsShownMax = 10;
-// A record's command name is quoted in messages up to this many bytes (as ReplayRecord does).
+// A record's command name is quoted in messages up to this many bytes (as ApplyRecord does).
 constexpr size_t kCommandNameShownBytesMax = 128;
 
 void Usage() {
@@ -229,7 +229,7 @@ std::unique_ptr<Wal> OpenLog(const std::string& dir, std::string* wal_dir, std::
 }
 
 // Recovery's checks on each record beyond what Wal::ForEach checks: Server::ReplayWal's MULTI
-// grouping and ReplayRecord's database and command checks, with the LSN each reports. Grouped
+// grouping and ApplyRecord's database and command checks, with the LSN each reports. Grouped
 // records are checked when their EXEC is read, as ReplayWal replays them then, so a bad command
 // inside a group is reported at the EXEC's LSN, as stockd reports it.
 class RecoveryChecks {
@@ -283,7 +283,7 @@ class RecoveryChecks {
            server::EqualsIgnoreCase(r.argv[0], name);
   }
 
-  // As Server::ReplayRecord, without running the command.
+  // As ApplyRecord (server/replay.cc), without running the command.
   std::string CheckOne(const WalRecord& r) const {
     if (r.type != WalRecordType::kCommand && r.type != WalRecordType::kExpireSweep) return "";
     if (r.db >= databases_) {

@@ -222,5 +222,8 @@ void RunSkuDeadlines(Engine& engine, uint32_t shard, int64_t now_ms);
 // Recovery: replays a kExpireSweep record, the deadline timer's pass over `key` at now_ms.
 void ReplaySkuSweep(Engine& engine, int db, int64_t now_ms, std::string_view key,
                     uint64_t items_max);
+// Recovery, once the snapshot is loaded and the log replayed (neither files SKU deadlines): files
+// every SKU of shard `shard` in its deadline index. On a thread that may touch the shard's data.
+void FileSkuDeadlines(Engine& engine, uint32_t shard);
 
 }  // namespace stockd::server

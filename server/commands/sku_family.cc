@@ -42,6 +42,12 @@ inline constexpr size_t kSkuTokenBytes = 16;  // random bytes in a token (32 hex
 
 namespace {
 
+// Counts a request for `key` in SKU.HOT, unless recovery replays it: the rates describe live
+// traffic, and a restart should not make the SKUs written last before a crash look hot.
+void CountHot(CommandContext& ctx, std::string_view key) {
+  if (!ctx.recovering()) ctx.ShardFor(key).hot_skus.Touch(ctx.db_index(), key, ctx.now_ms());
+}
+
 // Looks up the SKU at `key`: replies NOSKU or WRONGTYPE and returns null when there is none.
 // Counts the request for SKU.HOT.
 Sku* SkuOrReply(CommandContext& ctx, std::string_view key, LookupMode mode) {
@@ -51,7 +57,7 @@ Sku* SkuOrReply(CommandContext& ctx, std::string_view key, LookupMode mode) {
     ctx.reply().Error(fmt::format("NOSKU no such SKU '{}'", key.substr(0, 128)));
     return nullptr;
   }
-  ctx.ShardFor(key).hot_skus.Touch(ctx.db_index(), key, ctx.now_ms());
+  CountHot(ctx, key);
   return sku;
 }
 
@@ -59,6 +65,10 @@ Sku* SkuOrReply(CommandContext& ctx, std::string_view key, LookupMode mode) {
 // SKU.TAKE clients, the future write-ahead log), and the SKU is filed under its next deadline.
 void SkuChanged(CommandContext& ctx, std::string_view key, Sku& sku) {
   ctx.KeyModified(key);
+  // Recovery files every SKU once, after the log is replayed (FileSkuDeadlines): a SKU the log
+  // changes a hundred times would otherwise be taken out of the index and filed again each time.
+  // Nothing reads the index before then (the deadline timers start with the shard threads).
+  if (ctx.recovering()) return;
   int64_t next = ctx.ShardFor(key).ScheduleSku(ctx.db_index(), key, sku);
   ctx.engine().WakeDeadlineTimer(ctx.engine().ShardOf(key), next);
 }
@@ -264,9 +274,19 @@ void ReplaySkuSweep(Engine& engine, int db, int64_t now_ms, std::string_view key
   storage::Shard& data = engine.shard(engine.ShardOf(key)).data();
   Db::Entry* e = data.db(db).Find(key, now_ms);
   if (e == nullptr || e->val.value.type() != ValueType::kSku) return;
-  Sku& sku = e->val.value.As<Sku>();
-  sku.Advance(now_ms, static_cast<size_t>(items_max));
-  data.ScheduleSku(db, key, sku);
+  // Filed afterwards, with every SKU (FileSkuDeadlines).
+  e->val.value.As<Sku>().Advance(now_ms, static_cast<size_t>(items_max));
+}
+
+void FileSkuDeadlines(Engine& engine, uint32_t shard) {
+  storage::Shard& data = engine.shard(shard).data();
+  for (int db = 0; db < data.databases(); ++db) {
+    data.db(db).ForEach([&](Db::Entry* e) {
+      if (e->val.value.type() == ValueType::kSku) {
+        data.ScheduleSku(db, e->key, e->val.value.As<Sku>());
+      }
+    });
+  }
 }
 
 // SKU.SET sku on_hand [SAFETY n] [LIMIT per_user] [TTL ms] [QUEUE capacity|AUTO] [HOLD ms]
@@ -319,7 +339,7 @@ void CmdSkuSet(CmdArgs args, CommandContext& ctx) {
     return ctx.reply().Error(reply::kWrongType);
   }
   Sku& sku = e->val.value.As<Sku>();
-  ctx.ShardFor(key).hot_skus.Touch(ctx.db_index(), key, ctx.now_ms());
+  CountHot(ctx, key);
   ChangeWatch watch(sku);
   SkuError err = sku.Set(a, ctx.now_ms());
   if (err != SkuError::kNone && created) {

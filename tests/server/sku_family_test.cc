@@ -282,6 +282,26 @@ TEST_F(SkuFamilyTest, MixedDeadlinesExpireInDeadlineOrder) {
   EXPECT_TRUE(Consistent("s"));
 }
 
+TEST_F(SkuFamilyTest, DeadlinesEarlierThanEveryPendingOneStillExpire) {
+  // Advance skips its search while the clock is below the SKU's due floor (the earliest pending
+  // deadline it last found): each new admission, token and order must lower the floor.
+  ASSERT_TRUE(IsOk(Run({"sku.set", "s", "10", "TTL", "100000", "HOLD", "50"})));
+  Run({"sku.reserve", "s", "far", "1"});
+  Run({"sku.reserve", "s", "far2", "1"});  // its Advance finds the floor at far's deadline
+  ASSERT_EQ(Field(Run({"sku.enter", "s", "u1"}), "user").str, "u1");
+  EXPECT_TRUE(Consistent("s"));
+  ASSERT_TRUE(Eventually([&] { return Counter("s", "held") == 0; }));
+  ASSERT_EQ(Run({"sku.token", "s", "u2", "TTL", "50"}).type, Type::kBulk);
+  EXPECT_EQ(Counter("s", "outstanding_tokens"), 1);
+  ASSERT_TRUE(Eventually([&] { return Counter("s", "outstanding_tokens") == 0; }));
+  Run({"sku.reserve", "s", "short", "1", "TTL", "50"});
+  EXPECT_TRUE(Consistent("s"));
+  ASSERT_TRUE(Eventually([&] { return State("s", "short") == "expired"; }));
+  EXPECT_EQ(State("s", "far"), "reserved");
+  EXPECT_EQ(Counter("s", "reserved"), 2);
+  EXPECT_TRUE(Consistent("s"));
+}
+
 TEST_F(SkuFamilyTest, ACommitAfterTheDeadlineLosesToTheExpiry) {
   ASSERT_TRUE(IsOk(Run({"sku.set", "s", "10"})));
   // Many reservations with one short deadline, committed just after it: whether or not the timer

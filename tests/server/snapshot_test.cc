@@ -104,8 +104,9 @@ TEST_F(SnapshotTest, RestartLoadsTheSnapshotAndReplaysOnlyTheLogAfterIt) {
 }
 
 TEST_F(SnapshotTest, RecoveredReservationsExpireOnTheShardTimers) {
-  // Recovery files deadlines before the shard threads run; Engine::Start sets the timers. One
-  // reservation comes from the snapshot, one from the log after it, on SKUs of both shards.
+  // Recovery files deadlines (once the log is replayed) before the shard threads run;
+  // Engine::Start sets the timers. One reservation comes from the snapshot, one from the log
+  // after it, on SKUs of both shards, and one SKU was renamed in the log.
   auto state = [&](const std::string& sku, const std::string& order) {
     RespValue v = Run({"sku.order", sku, order});
     for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
@@ -131,10 +132,13 @@ TEST_F(SnapshotTest, RecoveredReservationsExpireOnTheShardTimers) {
     RespValue r = Run({"sku.reserve", skus[i], "o1", "1"});
     ASSERT_NE(r.type, RespValue::Type::kError) << r.ToString();
   }
+  ASSERT_TRUE(IsOk(Run({"sku.set", "sku:e", "10", "TTL", "400"})));
+  ASSERT_NE(Run({"sku.reserve", "sku:e", "o1", "1"}).type, RespValue::Type::kError);
+  ASSERT_TRUE(IsOk(Run({"rename", "sku:e", "sku:renamed"})));
   Restart();
   EXPECT_EQ(Info("recovery_snapshot_keys"), "4");
   // Nothing touches the SKUs: only the timers can expire the orders.
-  for (const std::string& sku : skus) {
+  for (const char* sku : {"sku:a", "sku:b", "sku:c", "sku:d", "sku:renamed"}) {
     EXPECT_TRUE(eventually_expired(sku, "o1")) << sku;
   }
 }
