@@ -104,6 +104,14 @@ class Pipeline:
         self.batches = 0
         self.in_flight = collections.deque()  # end-of-batch reply per sent batch
         self.pending = b""
+        self.batch = []  # commands queued by add() and not sent yet
+
+    def add(self, command):
+        """Queues one encoded command; sends the batch once it holds BATCH_COMMANDS."""
+        self.batch.append(command)
+        if len(self.batch) == BATCH_COMMANDS:
+            self.send(self.batch)
+            self.batch = []
 
     def send(self, commands):
         token = b"end-of-batch-%012d" % self.batches
@@ -135,6 +143,10 @@ class Pipeline:
             raise RuntimeError("error reply: %r" % replies[at:at + 200])
 
     def drain(self):
+        """Sends what add() queued, waits for every reply and closes the connection."""
+        if self.batch:
+            self.send(self.batch)
+            self.batch = []
         while self.in_flight:
             self.wait_one()
         self.sock.close()
@@ -142,15 +154,9 @@ class Pipeline:
 
 def load_worker(port, index, connections, skus):
     p = Pipeline(port)
-    batch = []
     for i in range(index, skus, connections):
-        batch.append(b"*7\r\n$7\r\nSKU.SET\r\n$14\r\n%b\r\n$4\r\n1000\r\n%b" %
-                     (sku_name(i), SKU_SET_OPTIONS))
-        if len(batch) == BATCH_COMMANDS:
-            p.send(batch)
-            batch = []
-    if batch:
-        p.send(batch)
+        p.add(b"*7\r\n$7\r\nSKU.SET\r\n$14\r\n%b\r\n$4\r\n1000\r\n%b" %
+              (sku_name(i), SKU_SET_OPTIONS))
     p.drain()
 
 
@@ -167,7 +173,6 @@ def sale_worker(port, index, connections, skus, records, seed, sample, out):
     still_open = collections.deque()  # (local sku, order id field, qty), oldest first
     kinds = collections.Counter()
     p = Pipeline(port)
-    batch = []
     next_order = 0
     for _ in range(records):
         draw = rng.random()
@@ -178,10 +183,10 @@ def sale_worker(port, index, connections, skus, records, seed, sample, out):
             if draw < COMMIT_BELOW:
                 sold[j] += qty
                 kinds["commit"] += 1
-                batch.append(b"*3\r\n$10\r\nSKU.COMMIT\r\n" + keys[j] + order_field)
+                p.add(b"*3\r\n$10\r\nSKU.COMMIT\r\n" + keys[j] + order_field)
             else:
                 kinds["cancel"] += 1
-                batch.append(b"*3\r\n$10\r\nSKU.CANCEL\r\n" + keys[j] + order_field)
+                p.add(b"*3\r\n$10\r\nSKU.CANCEL\r\n" + keys[j] + order_field)
         else:
             j = rng.randrange(local_count)
             order_field = b"$16\r\norder-%010d\r\n" % (next_order * connections + index)
@@ -191,20 +196,15 @@ def sale_worker(port, index, connections, skus, records, seed, sample, out):
             if CANCEL_BELOW <= draw < DEDUCT_BELOW:
                 sold[j] += qty
                 kinds["deduct"] += 1
-                batch.append(b"*4\r\n$10\r\nSKU.DEDUCT\r\n%b%b$1\r\n%d\r\n" %
-                             (keys[j], order_field, qty))
+                p.add(b"*4\r\n$10\r\nSKU.DEDUCT\r\n%b%b$1\r\n%d\r\n" %
+                      (keys[j], order_field, qty))
             else:
                 reserved[j] += qty
                 open_orders[j] += 1
                 still_open.append((j, order_field, qty))
                 kinds["reserve"] += 1
-                batch.append(b"*4\r\n$11\r\nSKU.RESERVE\r\n%b%b$1\r\n%d\r\n" %
-                             (keys[j], order_field, qty))
-        if len(batch) == BATCH_COMMANDS:
-            p.send(batch)
-            batch = []
-    if batch:
-        p.send(batch)
+                p.add(b"*4\r\n$11\r\nSKU.RESERVE\r\n%b%b$1\r\n%d\r\n" %
+                      (keys[j], order_field, qty))
     p.drain()
     expected = {}
     for i in sample:
