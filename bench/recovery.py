@@ -28,7 +28,8 @@ Steps (one fresh directory, build/stockd --shards 2 --appendfsync no
              "Snapshot: loaded ..." and "Write-ahead log: replayed ...". Peak RSS is VmHWM of
              the restarted process, read before any client command;
   6. check   again: every sampled SKU.GET must equal its reply before the kill, field for field,
-             and SKU.CHECK must pass. Exit status 1 on any mismatch;
+             and SKU.CHECK must pass; and DEBUG DIGEST (the whole keyspace) must equal its
+             value before the kill. Exit status 1 on any mismatch;
   7. SAVE    the state after the sale, kill -9, restart and check as in 5-6: the same state
              from a snapshot alone, which is what recovery costs when automatic snapshots keep
              the log short (skip with --no-final-snapshot).
@@ -299,7 +300,7 @@ def recovery_log_lines(log_path):
             if re.search(r"Snapshot: loaded|Write-ahead log: replayed", line)]
 
 
-def restart_and_measure(srv, skus, sample, expected, before):
+def restart_and_measure(srv, skus, sample, expected, before, digest):
     srv.kill9()
     started = time.monotonic()
     srv.restart()
@@ -322,14 +323,19 @@ def restart_and_measure(srv, skus, sample, expected, before):
             print(f"  replay rate: {rate:,.0f} records/s")
         states = sku_states(conn, sample)
         keys = conn.call("DBSIZE")
+        digest_after = conn.call("DEBUG", "DIGEST")
     problems = verify(states, expected, before)
     if keys != skus:
         problems.append(f"DBSIZE is {keys}, expected {skus}")
+    if digest_after != digest:
+        problems.append(f"DEBUG DIGEST is {digest_after!r}, {digest!r} before the kill")
     totals = {f: (sum(states[i][0][f] for i in sample if states[i][0]),
                   sum(expected[i][f] for i in sample)) for f in ("reserved", "sold")}
     print(f"  check: {len(sample)} sampled SKUs; over the sample reserved {totals['reserved'][0]:,}"
           f" (the bench counted {totals['reserved'][1]:,}), sold {totals['sold'][0]:,} (counted "
-          f"{totals['sold'][1]:,}); DBSIZE {keys:,}; {len(problems)} problems")
+          f"{totals['sold'][1]:,}); DBSIZE {keys:,}; DEBUG DIGEST "
+          f"{'as before the kill' if digest_after == digest else 'DIFFERS'}; "
+          f"{len(problems)} problems")
     return ping_s, problems
 
 
@@ -416,12 +422,14 @@ def main():
             if written != args.records:
                 raise RuntimeError(f"expected {args.records} records after the snapshot")
             before = sku_states(conn, sample)
+            digest = conn.call("DEBUG", "DIGEST")
         problems = verify(before, expected)
         print(f"before the kill: {len(sample)} sampled SKUs, {len(problems)} problems")
 
         for n in range(args.restarts):
             print(f"kill -9 and restart {n + 1}:")
-            ping_s, found = restart_and_measure(srv, args.skus, sample, expected, before)
+            ping_s, found = restart_and_measure(srv, args.skus, sample, expected, before,
+                                                digest)
             problems += found
         if args.final_snapshot:
             # The same state from a snapshot alone: what recovery costs when snapshots keep the
@@ -435,7 +443,8 @@ def main():
                   f"{persistence['snapshot_last_pause_us']}, snapshot_bytes "
                   f"{int(persistence['snapshot_bytes']):,})")
             print("kill -9 and restart from that snapshot alone:")
-            ping_s, found = restart_and_measure(srv, args.skus, sample, expected, before)
+            ping_s, found = restart_and_measure(srv, args.skus, sample, expected, before,
+                                                digest)
             problems += found
         for problem in problems[:20]:
             print(f"PROBLEM {problem}")
