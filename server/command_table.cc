@@ -95,6 +95,13 @@ CommandSpec commands[] = {
   {"config", -2, 0, 0, 0, 0, nullptr, "server", "A container for server configuration commands.", "2.0.0", "Depends on subcommand.", "", config_subcommands},
   {"debug", -2, 0, 0, 0, 0, nullptr, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", "", debug_subcommands},
   {"shutdown", -1, A|NS|LD|ST|NM|CN, 0, 0, 0, CmdShutdown, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"},
+  // replication (docs/replication.md)
+  {"replicaof", 3, A|NS|ST|GL, 0, 0, 0, CmdReplicaOf, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0", "O(1)", "host port"},
+  {"slaveof", 3, A|NS|ST|GL, 0, 0, 0, CmdReplicaOf, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0", "O(1)", "host port"},
+  {"role", 1, NS|LD|ST|F|CN, 0, 0, 0, CmdRole, "server", "Returns the replication role.", "2.8.12", "O(1)", ""},
+  {"wait", 3, NS|CN, 0, 0, 0, CmdWait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0", "O(1)", "numreplicas timeout"},
+  {"replconf", -1, A|NS|LD|ST|CN, 0, 0, 0, CmdReplConf, "server", "An internal command for configuring the replication stream.", "3.0.0", "O(1)", "[option value ...]"},
+  {"replsync", 4, A|NS|NM|CN, 0, 0, 0, CmdReplSync, "server", "A standby's handshake: asks for the log after its last LSN (stockd's replication protocol).", "0.1.0", "O(1)", "listening-port last-lsn epoch-history"},
   {"command", -1, LD|ST|CN, 0, 0, 0, CmdCommand, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of commands", "", command_subcommands},
   // keys
   {"del", -2, W, 1, -1, 1, CmdDel, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", "key ..."},

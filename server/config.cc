@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,6 +114,27 @@ Directive StringDirective(const char* name, std::string Config::*field) {
                    [field](Config& c, std::span<const std::string> v, std::string*) {
                      c.*field = v[0];
                      return true;
+                   }};
+}
+
+// A runtime directive that takes one of `names`; the value stored is the name's index.
+template <typename E>
+Directive ChoiceDirective(const char* name, std::atomic<E> Config::*field,
+                          std::vector<std::string_view> names) {
+  return Directive{name, true,
+                   [field, names](const Config& c) {
+                     return std::string(names[static_cast<size_t>((c.*field).load())]);
+                   },
+                   [field, names](Config& c, std::span<const std::string> v, std::string* err) {
+                     for (size_t i = 0; i < names.size(); ++i) {
+                       if (v[0] == names[i]) {
+                         (c.*field).store(static_cast<E>(i));
+                         return true;
+                       }
+                     }
+                     *err = fmt::format("argument(s) must be one of the following: {}",
+                                        fmt::join(names, ", "));
+                     return false;
                    }};
 }
 
@@ -230,6 +252,29 @@ const std::vector<Directive>& Directives() {
     d.push_back(
         IntDirective("shard-busy-poll-us", true, &Config::shard_busy_poll_us, 0, kBusyPollUsMax));
     d.push_back(IntDirective("timeout", true, &Config::timeout, 0, INT32_MAX));
+    d.push_back(Directive{"replicaof", false,
+                          [](const Config& c) {
+                            return c.replicaof_host.empty()
+                                       ? std::string()
+                                       : fmt::format("{} {}", c.replicaof_host, c.replicaof_port);
+                          },
+                          [](Config& c, std::span<const std::string> v, std::string* err) {
+                            int64_t port = 0;
+                            if (v.size() != 2 || v[0].empty() || !ParseInt64(v[1], &port) ||
+                                port < 1 || port > 65535) {
+                              *err = "replicaof needs a host and a port (1..65535)";
+                              return false;
+                            }
+                            c.replicaof_host = v[0];
+                            c.replicaof_port = static_cast<int>(port);
+                            return true;
+                          },
+                          true});
+    d.push_back(ChoiceDirective("repl-ack", &Config::repl_ack, {"async", "sync"}));
+    d.push_back(IntDirective("repl-sync-timeout", true, &Config::repl_sync_timeout, 1, INT32_MAX));
+    d.push_back(ChoiceDirective("repl-sync-fallback", &Config::repl_sync_fallback,
+                                {"refuse", "async"}));
+    d.push_back(IntDirective("repl-timeout", true, &Config::repl_timeout, 1, INT32_MAX));
     d.push_back(IntDirective("tcp-keepalive", true, &Config::tcp_keepalive, 0, INT32_MAX));
     d.push_back(Directive{"daemonize", false, [](const Config&) { return std::string("no"); },
                           [](Config&, std::span<const std::string> v, std::string* err) {

@@ -29,6 +29,10 @@ inline constexpr int kAutoAofRewritePercentageMax = 1'000'000;  // percent
 // appendfsync: when a logged write counts as durable (Redis's values; docs/configuration.md).
 enum class AppendFsync { kAlways, kEverySec, kNo };
 
+// repl-ack and repl-sync-fallback (docs/replication.md, "Modes").
+enum class ReplAck : int { kAsync, kSync };
+enum class ReplSyncFallback : int { kRefuse, kAsync };
+
 struct Config {
   // Fixed after startup.
   // The write-ahead log (docs/wal.md), a RocksDB database in <dir>/wal. On by default: a server
@@ -63,6 +67,14 @@ struct Config {
   std::atomic<int64_t> auto_aof_rewrite_min_size{64LL * 1024 * 1024};  // bytes
   // Microseconds a shard thread keeps polling for work before it sleeps (0 = sleep at once).
   std::atomic<int> shard_busy_poll_us{20};
+  // Replication (docs/replication.md). `replicaof` is read at startup (REPLICAOF changes the role
+  // at runtime; ROLE and INFO report it); the others may change at runtime.
+  std::string replicaof_host;  // empty: start as a primary
+  int replicaof_port = 0;
+  std::atomic<ReplAck> repl_ack{ReplAck::kAsync};
+  std::atomic<int> repl_sync_timeout{10000};  // milliseconds
+  std::atomic<ReplSyncFallback> repl_sync_fallback{ReplSyncFallback::kRefuse};
+  std::atomic<int> repl_timeout{60};  // seconds
 
   std::string requirepass() const {
     std::lock_guard lock(mu_);

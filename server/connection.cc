@@ -1,5 +1,7 @@
 #include "server/connection.h"
 
+#include <fcntl.h>
+
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -85,10 +87,14 @@ void Connection::Kill() {
 
 void Connection::CloseNow() {
   if (closed_) return;
-  closed_ = true;
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+  Forget();
+}
+
+void Connection::Forget() {
+  closed_ = true;
   UnwatchAll();
   LeavePubSub();
   if (blocked_) {
@@ -614,6 +620,7 @@ void Connection::FinishBatch() {
   }
   uint64_t lsn = batch_lsn_.exchange(0, std::memory_order_relaxed);
   const uint64_t seen = batch_seen_lsn_.exchange(0, std::memory_order_relaxed);
+  if (lsn != 0 && lsn != UINT64_MAX) last_write_lsn_ = lsn;
   if (lsn == UINT64_MAX && !closed_) {
     // A write of this batch was applied but could not be logged (the WAL failed between the
     // MISCONF check and the append): its reply would claim a success no restart will show, so
@@ -673,6 +680,10 @@ bool Connection::HoldingOutput() const {
 }
 
 void Connection::ContinueAfterBatch() {
+  if (hand_off_ && !closed_) {
+    HandOffSocket();
+    return;
+  }
   DoWrite();
   if (close_after_write_ || closed_) return;
   if (more_input_) {
@@ -690,6 +701,38 @@ void Connection::ContinueAfterBatch() {
     return;
   }
   DoRead();
+}
+
+void Connection::HandOffSocket() {
+  auto fn = std::move(hand_off_);
+  hand_off_ = nullptr;
+  if (write_in_flight_) {
+    // Replies of an earlier batch are still being written: the handshake would interleave with
+    // them. A standby waits for each reply before its next request, so this is a misbehaving peer.
+    CloseNow();
+    return;
+  }
+  boost::system::error_code ec;
+  int fd = socket_.release(ec);
+  if (ec) {
+    CloseNow();
+    return;
+  }
+  Forget();
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  // This batch's replies (an earlier REPLCONF's +OK) go first, as they would have.
+  std::string_view pending = out_;
+  while (!pending.empty()) {
+    ssize_t n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return;
+    }
+    pending.remove_prefix(static_cast<size_t>(n));
+  }
+  out_.clear();
+  fn(fd);
 }
 
 // ---------------------------------------------------------------------------------------------

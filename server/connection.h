@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -96,6 +97,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_authenticated(bool a) { authenticated_ = a; }
   // QUIT: reply, flush, then close.
   void CloseAfterReply() { close_after_write_ = true; }
+  // REPLSYNC: once this batch's replies are written, the socket leaves the connection (which
+  // closes as a client, without touching the socket) and `fn` gets it as a blocking descriptor.
+  void HandOff(std::function<void(int fd)> fn) { hand_off_ = std::move(fn); }
+  // The LSN of this client's last logged write (WAIT); 0 when it wrote nothing.
+  uint64_t last_write_lsn() const { return last_write_lsn_; }
 
   // MULTI/EXEC state.
   struct QueuedCommand {
@@ -182,6 +188,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Home thread: start the timeout and the disconnect watch of a command that just blocked.
   void ArmBlock();
   void OnBlockTimeout();
+  // Closing as a client (registry, watches, subscriptions, a blocked command), socket aside.
+  void Forget();
+  // ContinueAfterBatch after REPLSYNC: gives the socket to hand_off_.
+  void HandOffSocket();
   void Unregister(const std::shared_ptr<BlockedCommand>& command);
   // Appends `push` (complete RESP) to the output and starts a write (home thread).
   void AppendPush(const std::string& push);
@@ -245,6 +255,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool busy_ = false;  // a batch is running
   bool close_after_write_ = false;
+  std::function<void(int fd)> hand_off_;
+  uint64_t last_write_lsn_ = 0;
   bool closed_ = false;
 
   // Client state.

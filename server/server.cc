@@ -41,6 +41,8 @@ Server::Server(Config* config) : config_(config), run_id_(RandomHex(40)) {
 }
 
 Server::~Server() {
+  // Replication's threads wait on the shard threads (a standby applies with every shard locked).
+  if (replication_) replication_->Stop();
   engine_->Stop();
   snapshotter_.reset();  // waits for a background snapshot, which writes through the WAL's db
   // After the shard threads: nothing appends any more, and the writer's last callbacks only post.
@@ -99,12 +101,21 @@ bool Server::OpenWal(std::string* error) {
   recovery_.snapshot_keys = snapshotter_->status().keys;
   recovery_.ms = (Engine::NowUs() - recovery_start_us) / 1000;
   Engine* engine = engine_.get();
+  replication_ = std::make_unique<Replication>(*engine_, *config_, *wal_, *snapshotter_);
+  if (!replication_->Load(error)) return false;
+  Replication* repl = replication_.get();
+  snapshotter_->set_retain_from([repl] { return repl->RetainFrom(); });
   // Replies wait for their records in every mode (Engine::ReplyGate): synced under always,
-  // handed to RocksDB under everysec and no.
+  // handed to RocksDB under everysec and no. Replication sends what is written, and a standby
+  // acknowledges what its own gate counts as logged.
   const bool always = config_->appendfsync == AppendFsync::kAlways;
-  auto notify = [engine](uint64_t) { engine->NotifyLogged(); };
+  auto notify = [engine, repl](uint64_t) {
+    engine->NotifyLogged();
+    repl->OnDurable();
+  };
   if (always) {
     wal_->SetOnDurable(notify);
+    wal_->SetOnWritten([repl](uint64_t) { repl->OnWritten(); });
   } else {
     wal_->SetOnWritten(notify);
   }
@@ -237,6 +248,10 @@ bool Server::Start(std::string* error) {
     CheckAutoSnapshot();
   }
   engine_->Start();
+  if (replication_) {
+    replication_->set_listening_port(port_);
+    replication_->Start();
+  }
   return true;
 }
 
@@ -371,6 +386,7 @@ void Server::WaitForShutdown() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return shutdown_done_; });
   lock.unlock();
+  if (replication_) replication_->Stop();
   engine_->Stop();
   // A clean shutdown writes and syncs whatever is queued.
   if (wal_) wal_->Close();

@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/engine.h"
 #include "server/pubsub.h"
+#include "server/replication.h"
 #include "server/snapshotter.h"
 #include "storage/wal.h"
 
@@ -55,6 +56,8 @@ class Server {
   const Recovery& recovery() const { return recovery_; }
   // Snapshots (SAVE, BGSAVE, INFO persistence); nullptr when appendonly is off.
   Snapshotter* snapshotter() { return snapshotter_.get(); }
+  // Replication (docs/replication.md); nullptr when appendonly is off.
+  Replication* replication() { return replication_.get(); }
 
   static Server* FromEngine(Engine& e);
 
@@ -76,6 +79,7 @@ class Server {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<storage::Wal> wal_;         // appendonly yes; closed after the engine stops
   std::unique_ptr<Snapshotter> snapshotter_;  // with wal_; destroyed before it closes
+  std::unique_ptr<Replication> replication_;  // with wal_; stopped before the engine
   std::unique_ptr<asio::steady_timer> snapshot_timer_;
   std::atomic<bool> auto_snapshot_pending_{false};
   Recovery recovery_;

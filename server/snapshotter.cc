@@ -172,8 +172,10 @@ bool Snapshotter::Write(Image image, std::string* error) {
     // The new snapshot is in place; an old one left behind costs disk, not correctness.
     log::Warning("Snapshot: {}", detail);
   }
-  // Records up to the snapshot's LSN are no longer needed for recovery.
-  if (ok && !wal_.Trim(info.lsn + 1)) {
+  // Records up to the snapshot's LSN are no longer needed for recovery; standbys may still need
+  // some of them.
+  const uint64_t trim_to = std::min(info.lsn + 1, retain_from_ ? retain_from_() : UINT64_MAX);
+  if (ok && !wal_.Trim(trim_to)) {
     *error = fmt::format("MISCONF Errors writing to the WAL: {}", wal_.failure());
     ok = false;
   }

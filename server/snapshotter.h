@@ -13,6 +13,7 @@
 // server), or on a background thread for BGSAVE.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -62,6 +63,9 @@ class Snapshotter {
 
   // Recovery replayed `bytes` of log records after the snapshot: they count as log growth.
   void NoteReplayed(uint64_t bytes);
+  // The log from this LSN on must be kept (replication's standbys still need it): a snapshot
+  // trims only below it. Set before the shard threads start.
+  void set_retain_from(std::function<uint64_t()> fn) { retain_from_ = std::move(fn); }
   // BGSAVE SCHEDULE while one is in progress: the automatic trigger takes one once it ends.
   void Schedule() { scheduled_.store(true, std::memory_order_relaxed); }
 
@@ -92,6 +96,7 @@ class Snapshotter {
   std::thread writer_;
   uint64_t replayed_bytes_ = 0;  // set before the shard threads start
   std::atomic<bool> scheduled_{false};
+  std::function<uint64_t()> retain_from_;
 };
 
 }  // namespace stockd::server

@@ -52,6 +52,13 @@ void CmdCommandDocs(CmdArgs, CommandContext&);
 void CmdCommandList(CmdArgs, CommandContext&);
 void CmdCommandHelp(CmdArgs, CommandContext&);
 
+// replication_family.cc
+void CmdReplicaOf(CmdArgs, CommandContext&);
+void CmdRole(CmdArgs, CommandContext&);
+void CmdReplConf(CmdArgs, CommandContext&);
+void CmdReplSync(CmdArgs, CommandContext&);
+void CmdWait(CmdArgs, CommandContext&);
+
 // generic_family.cc (keys)
 void CmdDel(CmdArgs, CommandContext&);
 void CmdExists(CmdArgs, CommandContext&);
