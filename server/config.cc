@@ -272,8 +272,8 @@ const std::vector<Directive>& Directives() {
                           true});
     d.push_back(ChoiceDirective("repl-ack", &Config::repl_ack, {"async", "sync"}));
     d.push_back(IntDirective("repl-sync-timeout", true, &Config::repl_sync_timeout, 1, INT32_MAX));
-    d.push_back(ChoiceDirective("repl-sync-fallback", &Config::repl_sync_fallback,
-                                {"refuse", "async"}));
+    d.push_back(
+        ChoiceDirective("repl-sync-fallback", &Config::repl_sync_fallback, {"refuse", "async"}));
     d.push_back(IntDirective("repl-timeout", true, &Config::repl_timeout, 1, INT32_MAX));
     d.push_back(IntDirective("tcp-keepalive", true, &Config::tcp_keepalive, 0, INT32_MAX));
     d.push_back(Directive{"daemonize", false, [](const Config&) { return std::string("no"); },

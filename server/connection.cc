@@ -1,7 +1,6 @@
 #include "server/connection.h"
 
 #include <fcntl.h>
-
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -32,7 +32,8 @@ namespace {
 
 using replication::EpochHistory;
 
-constexpr std::string_view kReadOnlyReplica = "READONLY You can't write against a read only replica.";
+constexpr std::string_view kReadOnlyReplica =
+    "READONLY You can't write against a read only replica.";
 constexpr std::string_view kNoReplicas = "NOREPLICAS Not enough good replicas to write.";
 // Bytes one read of a link asks for.
 constexpr size_t kReplReadChunkBytes = 64 << 10;
@@ -467,8 +468,9 @@ void Replication::RunSender(std::shared_ptr<Link> link, EpochHistory standby,
     std::optional<uint64_t> fork = history_.ForkLsn(standby, standby_last_lsn, last);
     if (!fork) {
       lock.unlock();
-      WriteAll(link->fd, fmt::format("-STALE the standby is in epoch {}, newer than this node's {}\r\n",
-                                     standby.current(), history_.current()));
+      WriteAll(link->fd,
+               fmt::format("-STALE the standby is in epoch {}, newer than this node's {}\r\n",
+                           standby.current(), history_.current()));
       Fence(standby.current());
       return;
     }
@@ -538,9 +540,8 @@ void Replication::RunSender(std::shared_ptr<Link> link, EpochHistory standby,
       last_send = std::chrono::steady_clock::now();
     }
     std::unique_lock lock(wake_mu_);
-    wake_cv_.wait_for(lock, kReplHeartbeatInterval, [&] {
-      return wake_seq_ != seq || link->closed.load() || stopping_.load();
-    });
+    wake_cv_.wait_for(lock, kReplHeartbeatInterval,
+                      [&] { return wake_seq_ != seq || link->closed.load() || stopping_.load(); });
   }
 }
 
@@ -714,9 +715,10 @@ void Replication::UpdateSyncState() {
   if (state == before) return;
   sync_state_.store(state);
   if (state == SyncState::kRefusing || state == SyncState::kDegraded) {
-    log::Warning("Sync replication: no standby acknowledged LSN {} within {} ms: {}", acked + 1,
-                 config_.repl_sync_timeout.load(),
-                 state == SyncState::kRefusing ? "refusing writes" : "acknowledging asynchronously");
+    log::Warning(
+        "Sync replication: no standby acknowledged LSN {} within {} ms: {}", acked + 1,
+        config_.repl_sync_timeout.load(),
+        state == SyncState::kRefusing ? "refusing writes" : "acknowledging asynchronously");
   } else if (before != SyncState::kAsync && state == SyncState::kSync) {
     log::Notice("Sync replication: a standby caught up (LSN {}); acknowledging synchronously",
                 acked);
@@ -787,8 +789,8 @@ bool Replication::Handshake(uint64_t generation, int fd, ReplFrameReader& reader
     own = history_;
   }
   std::string frame;
-  AppendFrame(&frame, {"REPLSYNC", std::to_string(listening_port_.load()),
-                       std::to_string(last_lsn), own.Encode()});
+  AppendFrame(&frame, {"REPLSYNC", std::to_string(listening_port_.load()), std::to_string(last_lsn),
+                       own.Encode()});
   if (!WriteAll(fd, frame)) {
     *error = "write failed";
     return false;
@@ -808,8 +810,9 @@ bool Replication::Handshake(uint64_t generation, int fd, ReplFrameReader& reader
   }
   std::optional<EpochHistory> primary = EpochHistory::Decode(words.back());
   if (!primary || primary->current() < own.current()) {
-    *error = fmt::format("the primary's epoch history '{}' is older than or not after this node's '{}'",
-                         words.back().substr(0, 200), own.Encode());
+    *error =
+        fmt::format("the primary's epoch history '{}' is older than or not after this node's '{}'",
+                    words.back().substr(0, 200), own.Encode());
     return false;
   }
   if (full) return ReceiveFullSync(generation, reader, *primary, error);
@@ -818,9 +821,10 @@ bool Replication::Handshake(uint64_t generation, int fd, ReplFrameReader& reader
   // writing, never acknowledged under sync.
   if (fork < snapshotter_.status().lsn) {
     // Its own snapshot already holds some of them: start over from the primary's data.
-    log::Warning("Records after the fork LSN {} are in this node's snapshot: discarding every "
-                 "record and snapshot to sync from scratch",
-                 fork);
+    log::Warning(
+        "Records after the fork LSN {} are in this node's snapshot: discarding every "
+        "record and snapshot to sync from scratch",
+        fork);
     cut_records_ += last_lsn - fork;
     return RunLockedAndWait(engine_, [&] {
       std::string detail;
@@ -865,9 +869,9 @@ bool Replication::ReceiveFullSync(uint64_t generation, ReplFrameReader& reader,
   };
   std::optional<protocol::RespValue> v = reader.Next(error);
   uint64_t created = 0, databases = 0;
-  if (!v || v->elements.empty() || v->elements[0].str != "SNAPSHOT" ||
-      !field(*v, 1, &info.lsn) || !field(*v, 2, &created) || !field(*v, 3, &info.keys) ||
-      !field(*v, 4, &info.chunks) || !field(*v, 5, &databases)) {
+  if (!v || v->elements.empty() || v->elements[0].str != "SNAPSHOT" || !field(*v, 1, &info.lsn) ||
+      !field(*v, 2, &created) || !field(*v, 3, &info.keys) || !field(*v, 4, &info.chunks) ||
+      !field(*v, 5, &databases)) {
     if (v) *error = "expected SNAPSHOT, got " + v->ToString().substr(0, 200);
     return false;
   }
@@ -910,9 +914,10 @@ bool Replication::ReceiveFullSync(uint64_t generation, ReplFrameReader& reader,
   });
   if (ok) {
     full_syncs_++;
-    log::Notice("Full sync: loaded the primary's snapshot at LSN {} ({} keys); this node's log "
-                "(up to LSN {}) was replaced",
-                info.lsn, info.keys, before);
+    log::Notice(
+        "Full sync: loaded the primary's snapshot at LSN {} ({} keys); this node's log "
+        "(up to LSN {}) was replaced",
+        info.lsn, info.keys, before);
   }
   return ok;
 }
@@ -940,8 +945,8 @@ bool Replication::ApplyReceived(uint64_t generation, std::vector<Received>& batc
         std::lock_guard lock(mu_);
         EpochHistory next = history_;
         if (!next.Begin(record.epoch, r.lsn)) {
-          *error = fmt::format("epoch {} at LSN {} is not newer than this node's {}",
-                               record.epoch, r.lsn, history_.current());
+          *error = fmt::format("epoch {} at LSN {} is not newer than this node's {}", record.epoch,
+                               r.lsn, history_.current());
           return false;
         }
         if (!next.Save(wal_.db(), error)) return false;
@@ -1023,7 +1028,8 @@ void Replication::FollowLink(uint64_t generation, int fd, const std::string& hos
   ReplFrameReader reader(fd);
   std::string error;
   if (!Handshake(generation, fd, reader, host, port, &error)) {
-    if (following(generation)) log::Warning("Standby: sync with {}:{} failed: {}", host, port, error);
+    if (following(generation))
+      log::Warning("Standby: sync with {}:{} failed: {}", host, port, error);
     return;
   }
   {

@@ -59,10 +59,10 @@ std::string_view SyncStateName(SyncState s);
 
 struct StandbyStatus {
   std::string ip;
-  int port = 0;              // its REPLSYNC listening port
-  uint64_t acked_lsn = 0;    // the last LSN it acknowledged (durable there)
-  int64_t last_ack_ms = 0;   // Unix ms
-  bool streaming = false;    // past the handshake (and any snapshot)
+  int port = 0;             // its REPLSYNC listening port
+  uint64_t acked_lsn = 0;   // the last LSN it acknowledged (durable there)
+  int64_t last_ack_ms = 0;  // Unix ms
+  bool streaming = false;   // past the handshake (and any snapshot)
 };
 
 struct ReplicationStatus {
@@ -72,8 +72,8 @@ struct ReplicationStatus {
   // A primary.
   std::vector<StandbyStatus> standbys;
   SyncState sync_state = SyncState::kAsync;
-  uint64_t acked_lsn = 0;     // the highest LSN a standby acknowledged in this term
-  uint64_t fenced_by = 0;     // a newer epoch this node learned of (0: not fenced)
+  uint64_t acked_lsn = 0;  // the highest LSN a standby acknowledged in this term
+  uint64_t fenced_by = 0;  // a newer epoch this node learned of (0: not fenced)
   // A standby.
   std::string master_host;
   int master_port = 0;

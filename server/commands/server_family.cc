@@ -209,18 +209,55 @@ Lines StatsSection(Server& s) {
 }
 
 Lines ReplicationSection(Server& s) {
-  // Replication is not built yet: every node is a primary with no replicas.
-  return {{"role", "master"},
-          {"connected_slaves", "0"},
-          {"master_failover_state", "no-failover"},
-          {"master_replid", s.run_id()},
-          {"master_replid2", std::string(40, '0')},
-          {"master_repl_offset", "0"},
-          {"second_repl_offset", "-1"},
-          {"repl_backlog_active", "0"},
-          {"repl_backlog_size", "0"},
-          {"repl_backlog_first_byte_offset", "0"},
-          {"repl_backlog_histlen", "0"}};
+  // Redis's fields (offsets are LSNs: docs/replication.md), then stockd's own.
+  Replication* repl = s.replication();
+  ReplicationStatus st = repl != nullptr ? repl->status() : ReplicationStatus();
+  const std::string offset = std::to_string(st.last_lsn);
+  Lines lines;
+  const int64_t now = Engine::NowMs();
+  if (st.standby) {
+    const bool up = st.link_state == "connected";
+    lines = {{"role", "slave"},
+             {"master_host", st.master_host},
+             {"master_port", std::to_string(st.master_port)},
+             {"master_link_status", up ? "up" : "down"},
+             {"master_last_io_seconds_ago",
+              std::to_string(st.last_io_ms == 0 ? -1 : (now - st.last_io_ms) / 1000)},
+             {"master_sync_in_progress", st.link_state == "sync" ? "1" : "0"},
+             {"slave_read_repl_offset", offset},
+             {"slave_repl_offset", offset},
+             {"slave_priority", "100"},
+             {"slave_read_only", "1"},
+             {"replica_announced", "1"}};
+  } else {
+    lines = {{"role", "master"}};
+  }
+  lines.push_back({"connected_slaves", std::to_string(st.standbys.size())});
+  for (size_t i = 0; i < st.standbys.size(); ++i) {
+    const StandbyStatus& sb = st.standbys[i];
+    lines.push_back({fmt::format("slave{}", i),
+                     fmt::format("ip={},port={},state={},offset={},lag={}", sb.ip, sb.port,
+                                 sb.streaming ? "online" : "wait_bgsave", sb.acked_lsn,
+                                 sb.last_ack_ms == 0 ? 0 : (now - sb.last_ack_ms) / 1000)});
+  }
+  Lines rest = {{"master_failover_state", "no-failover"},
+                {"master_replid", s.run_id()},
+                {"master_replid2", std::string(40, '0')},
+                {"master_repl_offset", offset},
+                {"second_repl_offset", "-1"},
+                {"repl_backlog_active", repl != nullptr ? "1" : "0"},
+                {"repl_backlog_size", "0"},
+                {"repl_backlog_first_byte_offset", "0"},
+                {"repl_backlog_histlen", "0"},
+                {"repl_epoch", std::to_string(st.epoch)},
+                {"repl_ack", s.config().repl_ack.load() == ReplAck::kSync ? "sync" : "async"},
+                {"repl_sync_state", std::string(SyncStateName(st.sync_state))},
+                {"repl_acked_lsn", std::to_string(st.acked_lsn)},
+                {"repl_fenced_by_epoch", std::to_string(st.fenced_by)},
+                {"repl_cut_records", std::to_string(st.cut_records)},
+                {"repl_full_syncs", std::to_string(st.full_syncs)}};
+  lines.insert(lines.end(), rest.begin(), rest.end());
+  return lines;
 }
 
 Lines CpuSection() {
