@@ -44,10 +44,11 @@ import redis
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
-from server import HOST, Server, ServerError, ping_reply  # noqa: E402
+from server import HOST, Server, ServerError, is_redis_binary, ping_reply  # noqa: E402
 from chaos_proxy import Proxy  # noqa: E402
 
 CLIENTS = 4
+SKIPPED = 77  # ctest's SKIP_RETURN_CODE for this tool
 SHARDS = 2
 # Longer than repl-sync-timeout (10 s): a sync write held up by a standby that is away is
 # answered (-NOREPLICAS) before the client gives up on it.
@@ -1013,6 +1014,9 @@ def main(argv=None):
     global VERBOSE
     opts = parse_args(argv)
     VERBOSE = opts.verbose
+    if is_redis_binary(opts.stockd):
+        print("chaos: skipped: SKU commands and this replication are stockd's, not redis-server's")
+        return SKIPPED
     if opts.keep_dirs:
         os.environ["STOCKD_KEEP_DIR"] = "1"  # server.py keeps each server's directory
 
