@@ -756,7 +756,7 @@ class Cluster:
         self.count(fault)
         if fault == "link-cut":
             self.link.cut(rng.uniform(0.1, 1.0))
-            time.sleep(self.link.cut_until - time.monotonic())
+            time.sleep(max(0.0, self.link.cut_until - time.monotonic()))
         elif fault == "link-delay":
             self.link.delay(rng.randint(5, 50))
             time.sleep(rng.uniform(0.3, 1.0))
@@ -934,7 +934,12 @@ def run_cycle(cluster, records, rng, opts, cycle):
 def check(cluster, checker, final=False):
     primary = connect(cluster.primary.port, timeout_s=30)
     standby = connect(cluster.standby.port, timeout_s=30) if cluster.standby else None
-    return checker.check(primary, standby, final)
+    try:
+        return checker.check(primary, standby, final)
+    finally:
+        for conn in (primary, standby):
+            if conn is not None:
+                conn.close()
 
 
 def ms_summary(values):
