@@ -459,26 +459,49 @@ bool Wal::Trim(uint64_t upto_lsn) {
   return true;
 }
 
-bool Wal::CutTail(uint64_t from_lsn) {
-  std::lock_guard lock(mu_);
-  if (appended_since_open_ || failed_.load(std::memory_order_relaxed) || stopping_ ||
-      from_lsn == 0) {
-    return false;
+bool Wal::DrainForCut(std::unique_lock<std::mutex>& lock) {
+  // The caller appends nothing meanwhile (the contract), so the queue only empties; waiting on
+  // the writer's progress by polling keeps the writer's hot path free of another notification.
+  while (!failed_.load(std::memory_order_relaxed) && !stopping_ &&
+         written_lsn_.load(std::memory_order_acquire) < last_assigned_lsn_) {
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lock.lock();
   }
-  if (from_lsn > last_assigned_lsn_) return true;
+  return !failed_.load(std::memory_order_relaxed) && !stopping_;
+}
+
+bool Wal::SetEnd(uint64_t delete_from_lsn, uint64_t last_lsn) {
   rocksdb::WriteOptions wo;
-  wo.sync = true;  // recovery decided to drop these records: that decision must survive a crash.
-  rocksdb::Status s =
-      db_->DeleteRange(wo, wal_cf_, EncodeLsnKey(from_lsn), EncodeLsnKey(last_assigned_lsn_ + 1));
-  if (!s.ok()) return false;
-  last_assigned_lsn_ = from_lsn - 1;
-  queue_first_lsn_ = from_lsn;
-  written_lsn_.store(from_lsn - 1, std::memory_order_release);
-  durable_lsn_.store(from_lsn - 1, std::memory_order_release);
+  wo.sync = true;  // the decision to drop these records must survive a crash.
+  if (delete_from_lsn <= last_assigned_lsn_) {
+    rocksdb::Status s = db_->DeleteRange(wo, wal_cf_, EncodeLsnKey(delete_from_lsn),
+                                         EncodeLsnKey(last_assigned_lsn_ + 1));
+    if (!s.ok()) return false;
+  }
+  last_assigned_lsn_ = last_lsn;
+  queue_first_lsn_ = last_lsn + 1;
+  const uint64_t written = std::min(written_lsn_.load(std::memory_order_relaxed), last_lsn);
+  const uint64_t durable = std::min(durable_lsn_.load(std::memory_order_relaxed), last_lsn);
+  written_lsn_.store(written, std::memory_order_release);
+  durable_lsn_.store(durable, std::memory_order_release);
   std::lock_guard stats_lock(stats_mu_);
-  stats_.written_lsn = from_lsn - 1;
-  stats_.durable_lsn = from_lsn - 1;
+  stats_.written_lsn = written;
+  stats_.durable_lsn = durable;
   return true;
+}
+
+bool Wal::CutTail(uint64_t from_lsn) {
+  std::unique_lock lock(mu_);
+  if (from_lsn == 0 || !DrainForCut(lock)) return false;
+  if (from_lsn > last_assigned_lsn_) return true;
+  return SetEnd(from_lsn, from_lsn - 1);
+}
+
+bool Wal::ResetAfter(uint64_t lsn) {
+  std::unique_lock lock(mu_);
+  if (!DrainForCut(lock)) return false;
+  return SetEnd(1, lsn);
 }
 
 bool Wal::ContinueAfter(uint64_t lsn) {

@@ -200,9 +200,15 @@ class Wal {
   // The options it was opened with (the directory, for snapshot scratch files).
   const WalOptions& options() const { return options_; }
 
-  // Deletes the records with LSN >= from_lsn: recovery's cut of a torn tail. Only before the first
-  // Append; false otherwise or if RocksDB refuses. Later appends continue from from_lsn.
+  // Deletes the records with LSN >= from_lsn: recovery's cut of a torn tail, and a standby's cut
+  // of records its new primary never had. The caller appends nothing while it runs: it waits
+  // until every queued record is written, then cuts with a synced delete. False if the WAL failed,
+  // is closing, or RocksDB refuses. Later appends continue from from_lsn; written_lsn and
+  // durable_lsn come down to at most from_lsn - 1 (the one case where they move back).
   bool CutTail(uint64_t from_lsn);
+  // The same contract: deletes every record and continues after `lsn`. A standby's full sync,
+  // once the primary's snapshot at `lsn` is stored as its own.
+  bool ResetAfter(uint64_t lsn);
 
  private:
   Wal(const WalOptions& o, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
@@ -216,6 +222,12 @@ class Wal {
   // Append/AppendGroup, with mu_ held: waits until `bytes` more fit in the queue (or it is
   // empty); false when the WAL is stopping or has failed.
   bool WaitForSpace(std::unique_lock<std::mutex>& lock, uint64_t bytes);
+  // CutTail/ResetAfter, with mu_ held: waits until the writer has written everything queued;
+  // false when the WAL failed or is stopping.
+  bool DrainForCut(std::unique_lock<std::mutex>& lock);
+  // With mu_ held and the queue drained: deletes the records from delete_from_lsn on and makes
+  // last_lsn the last assigned LSN.
+  bool SetEnd(uint64_t delete_from_lsn, uint64_t last_lsn);
   bool WriteBatch(const std::vector<std::string>& batch, uint64_t first_lsn);
   bool SyncWal();
   void PublishDurable(uint64_t lsn);

@@ -353,11 +353,39 @@ TEST(Wal, TruncatedRecordIsTornOnlyAtTheTail) {
   // Recovery cuts the torn record and appends continue in its place.
   ASSERT_TRUE(wal->CutTail(10));
   EXPECT_EQ(wal->Append(Record(10)), 10u);
-  EXPECT_FALSE(wal->CutTail(10));  // only before the first append
   ASSERT_TRUE(WaitDurable(*wal, 10));
   r = wal->ForEach(5, [](uint64_t, std::string_view) { return true; });
   EXPECT_TRUE(r.ok()) << r.detail;
   EXPECT_EQ(r.last_lsn, 10u);
+}
+
+// A standby cuts records its new primary never had, and a full sync replaces the whole log,
+// while the WAL is running: both wait for what is queued, then cut, and survive a reopen.
+TEST(Wal, CutTailAndResetAfterWorkAfterAppends) {
+  TempDir dir;
+  {
+    std::unique_ptr<Wal> wal = MustOpen({.dir = dir.path()});
+    for (uint64_t lsn = 1; lsn <= 20; ++lsn) ASSERT_EQ(wal->Append(Record(lsn)), lsn);
+    ASSERT_TRUE(wal->CutTail(15));  // no wait for durability first: CutTail drains the queue
+    EXPECT_EQ(wal->last_assigned_lsn(), 14u);
+    EXPECT_LE(wal->durable_lsn(), 14u);
+    EXPECT_EQ(wal->Append(Record(15)), 15u);
+    ASSERT_TRUE(WaitDurable(*wal, 15));
+  }
+  {
+    std::unique_ptr<Wal> wal = MustOpen({.dir = dir.path()});
+    EXPECT_EQ(wal->last_assigned_lsn(), 15u);
+    WalReadResult r = wal->ForEach(0, [](uint64_t, std::string_view) { return true; });
+    EXPECT_TRUE(r.ok()) << r.detail;
+    EXPECT_EQ(r.records, 15u);
+    ASSERT_TRUE(wal->ResetAfter(100));
+    EXPECT_EQ(wal->Append(Record(101)), 101u);
+    ASSERT_TRUE(WaitDurable(*wal, 101));
+    r = wal->ForEach(0, [](uint64_t, std::string_view) { return true; });
+    EXPECT_TRUE(r.ok()) << r.detail;
+    EXPECT_EQ(r.records, 1u);
+    EXPECT_EQ(r.last_lsn, 101u);
+  }
 }
 
 TEST(Wal, GapIsReportedAtTheMissingLsn) {
