@@ -719,6 +719,7 @@ class Cluster:
         self.front = None
         self.monitor = Monitor()
         self.failover_ms = []
+        self.detect_ms = []     # the fault to the monitor declaring the primary dead
         self.fences = []
         self.faults = {}
 
@@ -790,7 +791,8 @@ class Cluster:
     def wait_detected(self, t0):
         if not self.monitor.dead.wait(DETECT_TIMEOUT_S):
             raise RuntimeError(f"the primary's failure went unnoticed for {DETECT_TIMEOUT_S} s")
-        vlog(f"primary declared dead {(time.monotonic() - t0) * 1000:.0f} ms after the fault")
+        self.detect_ms.append((time.monotonic() - t0) * 1000)
+        vlog(f"primary declared dead {self.detect_ms[-1]:.0f} ms after the fault")
 
     def failover(self, t0):
         """Promotes the standby, makes the old primary its standby and points the clients at
@@ -972,6 +974,7 @@ def report(opts, cluster, records, f, cycles_done, elapsed):
     if cluster.standby is not None:
         print(f"  digests:            {len(f.digests) - len(mismatches)}/{len(f.digests)} match")
     print(f"  failover:           {len(cluster.failover_ms)}: {ms_summary(cluster.failover_ms)}")
+    print(f"    of which detection: {ms_summary(cluster.detect_ms)}")
     if cluster.fences:
         fenced = [x.fenced_ms for x in cluster.fences if x.fenced_ms is not None]
         accepted = sum(x.accepted for x in cluster.fences)
