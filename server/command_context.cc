@@ -17,7 +17,10 @@
 namespace stockd::server {
 
 storage::Db::Entry* CommandContext::LookupRead(std::string_view key) {
-  storage::Db::Entry* e = DbFor(key).Find(key, now_ms_);
+  // A client's read on a standby hides an expired key without deleting it: the primary's
+  // records decide when it goes (conn_ is null when the primary's records are applied).
+  storage::Db::Entry* e = conn_ != nullptr && engine_.standby() ? DbFor(key).Peek(key, now_ms_)
+                                                                : DbFor(key).Find(key, now_ms_);
   // Handlers always run on a shard thread; the check keeps a misuse from crashing on stats.
   if (ShardThread* thread = ShardThread::Current()) {
     ThreadStats& stats = thread->stats();

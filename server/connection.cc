@@ -246,6 +246,12 @@ Connection::Plan Connection::MakePlan(CmdArgs args) {
     return reject(fmt::format("ERR wrong number of arguments for '{}' command", spec->FullName()));
   }
   if (!authenticated_ && !spec->has(kNoAuth)) return reject("NOAUTH Authentication required.");
+  // A standby, a fenced primary, or sync replication refusing (docs/replication.md). Checked
+  // again when the write runs: the state may change in between.
+  if (spec->has(kWrite) && engine_.writes_refused()) {
+    std::string refusal = engine_.write_refusal();
+    if (!refusal.empty()) return reject(std::move(refusal));
+  }
   int64_t maxmemory = engine_.config().maxmemory.load(std::memory_order_relaxed);
   if (maxmemory > 0 && spec->has(kDenyOom) &&
       engine_.used_memory_bytes() > static_cast<uint64_t>(maxmemory)) {
@@ -494,6 +500,15 @@ void Connection::Execute(const CommandSpec& spec, CmdArgs args, protocol::ReplyB
   int64_t start_us = Engine::NowUs();
   storage::Wal* wal = engine_.wal();
   int db = db_index_;  // the record names the database the command started on
+  if (spec.has(kWrite) && engine_.writes_refused()) {
+    std::string refusal = engine_.write_refusal();
+    if (!refusal.empty()) {
+      rb.Error(refusal);
+      stats.commands[spec.id].rejected_calls.Add();
+      stats.total_error_replies.Add();
+      return;
+    }
+  }
   if (wal != nullptr && spec.has(kWrite)) {
     // Fail-stop: once the log cannot be written, a write would be acknowledged without being
     // kept, so writes are refused (Redis's MISCONF after a failed AOF write).

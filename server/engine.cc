@@ -139,7 +139,7 @@ void Engine::ArmCron(ShardThread& s, asio::steady_timer& timer) {
   timer.async_wait([this, &s, &timer](const boost::system::error_code& ec) {
     if (ec) return;
     // Data work only when the shard is not locked: a locked shard's data belongs to the holder.
-    if (!s.locked()) s.data().Cron(NowMs());
+    if (!s.locked()) s.data().Cron(NowMs(), /*expire=*/!standby());
     if (s.index() == 0) {
       used_memory_bytes_.store(AllocatorStat("stats.allocated"), std::memory_order_relaxed);
     }
@@ -227,7 +227,19 @@ int64_t Engine::NowUs() {
 namespace stockd::server {
 
 uint64_t Engine::logged_lsn() const {
-  return reply_gate_ == ReplyGate::kDurable ? wal_->durable_lsn() : wal_->written_lsn();
+  uint64_t local = reply_gate_ == ReplyGate::kDurable ? wal_->durable_lsn() : wal_->written_lsn();
+  return std::min(local, repl_gate_lsn_.load(std::memory_order_acquire));
+}
+
+std::string Engine::write_refusal() const {
+  std::lock_guard lock(refusal_mu_);
+  return write_refusal_;
+}
+
+void Engine::set_write_refusal(std::string error) {
+  std::lock_guard lock(refusal_mu_);
+  writes_refused_.store(!error.empty(), std::memory_order_relaxed);
+  write_refusal_ = std::move(error);
 }
 
 void Engine::WaitLogged(ShardThread& s, uint64_t lsn, LoggedTask task) {

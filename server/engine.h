@@ -170,12 +170,28 @@ class Engine {
   bool hold_replies() const { return reply_gate_ != ReplyGate::kNone; }
   // The highest LSN whose replies may go out: durable_lsn under kDurable, written_lsn otherwise.
   uint64_t logged_lsn() const;
+  // Replication's part of the gate (server/replication.h): under repl-ack sync, replies also wait
+  // until a standby has acknowledged their LSN. UINT64_MAX (the default) lets everything through;
+  // call NotifyLogged after raising it.
+  void set_repl_gate_lsn(uint64_t lsn) { repl_gate_lsn_.store(lsn, std::memory_order_release); }
   // On s's thread: runs `task` on that thread once logged_lsn() >= lsn (or the WAL failed). Never
   // runs it inline.
   void WaitLogged(ShardThread& s, uint64_t lsn, LoggedTask task);
   // Any thread (the WAL writer's on_written / on_durable / on_failed): wakes the shards that have
   // waiters.
   void NotifyLogged();
+
+  // A standby (docs/replication.md): writes come only from its primary's log, so the node runs no
+  // active expiry and no SKU deadline timer (they would change data the primary's records change),
+  // and reads do not delete expired keys. Any thread.
+  bool standby() const { return standby_.load(std::memory_order_acquire); }
+  void set_standby(bool standby) { standby_.store(standby, std::memory_order_release); }
+  // Why client writes are refused right now (a standby, a fenced primary, sync replication with no
+  // standby): the full error reply text, or empty when writes are accepted. Any thread; the
+  // check on the write path is one relaxed load.
+  bool writes_refused() const { return writes_refused_.load(std::memory_order_relaxed); }
+  std::string write_refusal() const;
+  void set_write_refusal(std::string error);
 
   // Wall-clock time, as the command path uses it for expiry (absolute Unix ms).
   static int64_t NowMs();
@@ -213,6 +229,11 @@ class Engine {
   DeadlineHandler deadline_handler_ = nullptr;
   storage::Wal* wal_ = nullptr;
   ReplyGate reply_gate_ = ReplyGate::kNone;
+  std::atomic<uint64_t> repl_gate_lsn_{UINT64_MAX};
+  std::atomic<bool> standby_{false};
+  std::atomic<bool> writes_refused_{false};
+  mutable std::mutex refusal_mu_;
+  std::string write_refusal_;  // guarded by refusal_mu_
 };
 
 }  // namespace stockd::server

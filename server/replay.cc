@@ -65,6 +65,43 @@ bool ApplyRecord(Engine& engine, int databases, const storage::WalRecord& record
   return true;
 }
 
+bool GroupApplier::Add(uint64_t lsn, const storage::WalRecord& record, std::string* error) {
+  auto is = [&](std::string_view name) {
+    return record.type == storage::WalRecordType::kCommand && record.argv.size() == 1 &&
+           EqualsIgnoreCase(record.argv[0], name);
+  };
+  if (is("MULTI")) {
+    if (multi_lsn_ != 0) {
+      *error = "MULTI inside a MULTI group";
+      return false;
+    }
+    multi_lsn_ = lsn;
+    return true;
+  }
+  if (is("EXEC")) {
+    if (multi_lsn_ == 0) {
+      *error = "EXEC without MULTI";
+      return false;
+    }
+    replayer_.Barrier();
+    bool ok = true;
+    for (Kept& k : group_) {
+      k.record.argv.assign(k.argv.begin(), k.argv.end());
+      if (ok) ok = ApplyRecord(engine_, databases_, k.record, error);
+    }
+    group_.clear();
+    multi_lsn_ = 0;
+    return ok;
+  }
+  if (multi_lsn_ != 0) {
+    Kept& k = group_.emplace_back();
+    k.record = record;
+    k.argv.assign(record.argv.begin(), record.argv.end());
+    return true;
+  }
+  return replayer_.Add(record, error);
+}
+
 void RunOnEveryShard(Engine& engine, const std::function<void(uint32_t shard)>& fn) {
   std::vector<std::thread> threads;
   for (uint32_t i = 1; i < engine.shard_count(); ++i) threads.emplace_back([&fn, i] { fn(i); });

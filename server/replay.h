@@ -52,6 +52,36 @@ bool ApplyRecord(Engine& engine, int databases, const storage::WalRecord& record
 // passes over every shard's data (the shard threads do not run yet).
 void RunOnEveryShard(Engine& engine, const std::function<void(uint32_t shard)>& fn);
 
+class Replayer;
+
+// Applies log records in LSN order as recovery reads them: a MULTI ... EXEC group (contiguous,
+// Wal::AppendGroup) only once its EXEC is read, alone, after everything before it, as its EXEC
+// ran live; anything else through the Replayer. Recovery, a standby's rebuild and a standby's
+// live stream share it, so they apply the same records the same way.
+class GroupApplier {
+ public:
+  GroupApplier(Engine& engine, int databases, Replayer& replayer)
+      : engine_(engine), databases_(databases), replayer_(replayer) {}
+  // The record at `lsn`. False with *error set when it cannot be applied (a command this stockd
+  // cannot run, a nested MULTI, an EXEC without MULTI). The record's bytes need not outlive the
+  // call: a group's records are copied until its EXEC.
+  bool Add(uint64_t lsn, const storage::WalRecord& record, std::string* error);
+  // The LSN of the MULTI whose EXEC has not been read (0: none), and the records held for it.
+  uint64_t open_group_lsn() const { return multi_lsn_; }
+  size_t open_group_records() const { return group_.size(); }
+
+ private:
+  struct Kept {
+    storage::WalRecord record;
+    std::vector<std::string> argv;
+  };
+  Engine& engine_;
+  int databases_;
+  Replayer& replayer_;
+  uint64_t multi_lsn_ = 0;
+  std::vector<Kept> group_;
+};
+
 class Replayer {
  public:
   // `workers`: false replays every record on the calling thread (one shard, or for comparison).

@@ -120,48 +120,14 @@ bool Server::OpenWal(std::string* error) {
 bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
   int64_t start_us = Engine::NowUs();
   std::string replay_error;
-  // A MULTI ... EXEC group (contiguous, Wal::AppendGroup) is applied only once its EXEC is read:
-  // its records are kept (copied: the bytes live only during the callback) until then.
-  uint64_t multi_lsn = 0;
-  struct Kept {
-    storage::WalRecord record;
-    std::vector<std::string> argv;
-  };
-  std::vector<Kept> group;
-  auto is = [](const storage::WalRecord& r, std::string_view name) {
-    return r.type == storage::WalRecordType::kCommand && r.argv.size() == 1 &&
-           EqualsIgnoreCase(r.argv[0], name);
-  };
   uint64_t replayed_bytes = 0;
   Replayer replayer(*engine_, config_->databases, /*workers=*/true);
+  GroupApplier applier(*engine_, config_->databases, replayer);
   storage::Wal::RecordFn replay = [&](uint64_t lsn, std::string_view bytes,
                                       const storage::WalRecord& record) {
     replayed_bytes += bytes.size();
     std::string detail;
-    bool ok = true;
-    if (is(record, "MULTI")) {
-      ok = multi_lsn == 0;
-      detail = "MULTI inside a MULTI group";
-      multi_lsn = lsn;
-    } else if (ok && is(record, "EXEC")) {
-      ok = multi_lsn != 0;
-      detail = "EXEC without MULTI";
-      // A transaction is applied alone, after everything before it, as its EXEC ran live.
-      if (ok) replayer.Barrier();
-      for (Kept& k : group) {
-        k.record.argv.assign(k.argv.begin(), k.argv.end());
-        if (ok) ok = ApplyRecord(*engine_, config_->databases, k.record, &detail);
-      }
-      group.clear();
-      multi_lsn = 0;
-    } else if (ok && multi_lsn != 0) {
-      Kept& k = group.emplace_back();
-      k.record = record;
-      k.argv.assign(record.argv.begin(), record.argv.end());
-    } else if (ok) {
-      ok = replayer.Add(record, &detail);
-    }
-    if (!ok) {
+    if (!applier.Add(lsn, record, &detail)) {
       replay_error = fmt::format("record at LSN {} could not be replayed: {}", lsn, detail);
       return false;
     }
@@ -169,17 +135,18 @@ bool Server::ReplayWal(uint64_t from_lsn, std::string* error) {
   };
   auto result = wal_->ForEach(from_lsn, replay);
   replayer.Finish();  // every record read is applied before the log is cut or the server starts
+  const uint64_t multi_lsn = applier.open_group_lsn();
   if (multi_lsn != 0 && (result.ok() || result.problem == storage::WalReadProblem::kTornTail)) {
     // The log ends inside a transaction: it was never acknowledged (EXEC's reply waits for the
     // EXEC record), so it is cut whole, as redis-check-aof cuts an unfinished MULTI.
     log::Warning("Write-ahead log: cutting the unfinished MULTI group from LSN {} ({} records)",
-                 multi_lsn, group.size() + 1);
+                 multi_lsn, applier.open_group_records() + 1);
     if (!wal_->CutTail(multi_lsn)) {
       *error = fmt::format("Can't cut the unfinished MULTI group at LSN {} in {}: {}", multi_lsn,
                            config_->WalDir(), wal_->failure());
       return false;
     }
-    result.records -= group.size() + 1;
+    result.records -= applier.open_group_records() + 1;
     result.problem = storage::WalReadProblem::kNone;  // the torn tail, if any, went with it
   }
   std::string dir = config_->WalDir();

@@ -47,6 +47,12 @@ class Db {
 
   // The live entry for `key`, or nullptr. An expired key is deleted here (lazy expiry).
   Entry* Find(std::string_view key, int64_t now_ms);
+  // The same, but an expired key is only hidden, not deleted: a standby's reads, which must not
+  // change what its primary's records will find (as a Redis replica's reads).
+  Entry* Peek(std::string_view key, int64_t now_ms) {
+    Entry* e = table_.Find(key);
+    return e != nullptr && IsExpired(e, now_ms) ? nullptr : e;
+  }
   // The live entry for `key`, created empty (a string "") when absent; second is true if created.
   std::pair<Entry*, bool> FindOrInsert(std::string_view key, int64_t now_ms);
   // Deletes `key`; returns whether a live key was deleted. An expired key counts as absent.

@@ -72,11 +72,11 @@ void Shard::OnKeyExpired(int db_index, std::string_view key) {
   KeyModified(db_index, key);
 }
 
-size_t Shard::Cron(int64_t now_ms) {
+size_t Shard::Cron(int64_t now_ms, bool expire) {
   size_t expired = 0;
   for (auto& db : dbs_) {
     if (db->size() == 0) continue;
-    expired += db->ExpireDue(now_ms, kActiveExpireKeysPerPassMax);
+    if (expire) expired += db->ExpireDue(now_ms, kActiveExpireKeysPerPassMax);
     db->Maintain(kCronRehashStepsPerPass);
   }
   return expired;

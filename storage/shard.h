@@ -92,8 +92,9 @@ class Shard final : public ExpiryListener {
   // Drops the queue for `key` once it holds only claimed clients.
   void PruneBlocked(int db, std::string_view key);
 
-  // One cron pass: active expiry and table maintenance. Returns keys expired.
-  size_t Cron(int64_t now_ms);
+  // One cron pass: active expiry (unless `expire` is false: a standby) and table maintenance.
+  // Returns keys expired.
+  size_t Cron(int64_t now_ms, bool expire = true);
 
   // Inventory deadlines. Each SKU with pending deadlines (reservations, admissions, tokens) is
   // filed under its earliest one, so the server's deadline timer can find what is due without

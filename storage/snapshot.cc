@@ -188,9 +188,12 @@ bool DropSnapshotsBefore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint6
 }
 
 bool FindNewestSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
-                        std::optional<SnapshotInfo>* out, std::string* error) {
+                        std::optional<SnapshotInfo>* out, std::string* error,
+                        const rocksdb::Snapshot* view) {
   out->reset();
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
   // Walk back over snapshots until one has its trailer and header: ingestion is atomic, so in
   // practice the newest one does.
   for (it->SeekToLast(); it->Valid();) {
@@ -204,7 +207,7 @@ bool FindNewestSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
     }
     if (part == kTrailerPart) {
       std::string header;
-      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, PartKey(lsn, kHeaderPart), &header);
+      rocksdb::Status s = db->Get(ro, cf, PartKey(lsn, kHeaderPart), &header);
       if (s.ok()) {
         SnapshotInfo info;
         if (!DecodeInfo(header, &info, error)) {
@@ -234,16 +237,19 @@ bool FindNewestSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
   return true;
 }
 
-bool LoadSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const SnapshotInfo& info,
-                  const SnapshotEntryFn& fn, std::string* error) {
+bool ReadSnapshotChunks(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const SnapshotInfo& info,
+                        const rocksdb::Snapshot* view,
+                        const std::function<bool(uint64_t part, std::string_view chunk)>& fn,
+                        std::string* error) {
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;  // read once
   ro.readahead_size = 4 << 20;
+  ro.snapshot = view;
   const std::string upper = PartKey(info.lsn, kTrailerPart);
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
-  uint64_t expected = 1, keys = 0;
+  uint64_t expected = 1;
   for (it->Seek(PartKey(info.lsn, 1)); it->Valid(); it->Next(), ++expected) {
     uint64_t lsn = 0, part = 0;
     if (!ParsePartKey(it->key(), &lsn, &part) || lsn != info.lsn || part != expected) {
@@ -258,6 +264,29 @@ bool LoadSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const Snapsh
                            part);
       return false;
     }
+    if (!fn(part, chunk)) {
+      *error = fmt::format("snapshot at LSN {}: reading stopped at chunk {}", info.lsn, part);
+      return false;
+    }
+  }
+  if (!it->status().ok()) {
+    *error =
+        fmt::format("cannot read the snapshot at LSN {}: {}", info.lsn, it->status().ToString());
+    return false;
+  }
+  if (expected - 1 != info.chunks) {
+    *error = fmt::format("snapshot at LSN {} is incomplete: {} of {} chunks", info.lsn,
+                         expected - 1, info.chunks);
+    return false;
+  }
+  return true;
+}
+
+bool LoadSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const SnapshotInfo& info,
+                  const SnapshotEntryFn& fn, std::string* error) {
+  uint64_t keys = 0;
+  std::string entry_error;
+  auto load_chunk = [&](uint64_t part, std::string_view chunk) {
     chunk.remove_suffix(kChecksumBytes);
     std::string detail;
     codec::Reader r(chunk, &detail);
@@ -282,26 +311,27 @@ bool LoadSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const Snapsh
         }
       }
       if (!r.ok()) {
-        *error = fmt::format("snapshot at LSN {}: entry {} in chunk {} is malformed: {}", info.lsn,
-                             keys + 1, part, detail);
+        entry_error = fmt::format("snapshot at LSN {}: entry {} in chunk {} is malformed: {}",
+                                  info.lsn, keys + 1, part, detail);
         return false;
       }
       slot.expire_at_ms = static_cast<int64_t>(expire);
       ++keys;
       if (!fn(static_cast<int>(db_index), key, std::move(slot))) {
-        *error = fmt::format("snapshot at LSN {}: loading stopped at entry {}", info.lsn, keys);
+        entry_error =
+            fmt::format("snapshot at LSN {}: loading stopped at entry {}", info.lsn, keys);
         return false;
       }
     }
-  }
-  if (!it->status().ok()) {
-    *error =
-        fmt::format("cannot read the snapshot at LSN {}: {}", info.lsn, it->status().ToString());
+    return true;
+  };
+  if (!ReadSnapshotChunks(db, cf, info, nullptr, load_chunk, error)) {
+    if (!entry_error.empty()) *error = entry_error;
     return false;
   }
-  if (expected - 1 != info.chunks || keys != info.keys) {
-    *error = fmt::format("snapshot at LSN {} is incomplete: {} of {} chunks, {} of {} keys",
-                         info.lsn, expected - 1, info.chunks, keys, info.keys);
+  if (keys != info.keys) {
+    *error =
+        fmt::format("snapshot at LSN {} is incomplete: {} of {} keys", info.lsn, keys, info.keys);
     return false;
   }
   return true;

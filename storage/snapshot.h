@@ -70,9 +70,20 @@ bool DropSnapshotsBefore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint6
                          std::string* error);
 
 // The newest complete snapshot (header and trailer present), or nullopt when there is none.
-// False with *error on a read error or a malformed header.
+// False with *error on a read error or a malformed header. `view`: read as of this RocksDB
+// snapshot (nullptr: now), so that a reader can go on reading a snapshot a newer one drops.
 bool FindNewestSnapshot(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
-                        std::optional<SnapshotInfo>* out, std::string* error);
+                        std::optional<SnapshotInfo>* out, std::string* error,
+                        const rocksdb::Snapshot* view = nullptr);
+
+// Passes each chunk of the snapshot `info` (parts 1..chunks, in order, each with its checksum,
+// as WriteSnapshot takes them) to fn, after checking the checksum; false with *error on the
+// first missing or damaged chunk, a read error, or when fn returns false. A standby's full sync
+// ships these bytes as they are.
+bool ReadSnapshotChunks(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const SnapshotInfo& info,
+                        const rocksdb::Snapshot* view,
+                        const std::function<bool(uint64_t part, std::string_view chunk)>& fn,
+                        std::string* error);
 
 // Reads every entry of the snapshot `info` in order and passes it to fn (the key is valid only
 // during the call). Checks every chunk's checksum, the chunk and key counts, and each value's

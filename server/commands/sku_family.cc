@@ -244,6 +244,11 @@ void SkuMoved(CommandContext& ctx, std::string_view key) {
 
 void RunSkuDeadlines(Engine& engine, uint32_t shard, int64_t now_ms) {
   storage::Shard& data = engine.shard(shard).data();
+  if (engine.standby()) {
+    // The primary's sweep records expire what is due; entries are filed again at promotion.
+    data.TakeDueSkus(now_ms, kSkuDeadlineSkusPerPassMax);
+    return;
+  }
   std::string sink;
   protocol::ReplyBuilder rb(&sink, 2);
   for (auto& [db, key] : data.TakeDueSkus(now_ms, kSkuDeadlineSkusPerPassMax)) {
