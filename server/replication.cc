@@ -224,6 +224,10 @@ struct Replication::Link {
   std::atomic<int64_t> last_ack_ms{0};
   std::atomic<bool> streaming{false};
   std::atomic<bool> closed{false};
+  // The sender and reader threads still running. The cron joins and frees a link only once both
+  // have finished, so that a thread never holds the last reference to its own link (it would
+  // join itself).
+  std::atomic<int> running{0};
   std::thread sender;
   std::thread reader;
 
@@ -450,16 +454,18 @@ void Replication::ServeStandby(int fd, std::string ip, int listening_port, Epoch
     return;  // the link closes the socket
   }
   links_.push_back(link);
-  link->sender = std::thread([this, link, standby = std::move(standby), standby_last_lsn] {
-    NameThread("stockd-send");
-    RunSender(link, standby, standby_last_lsn);
-    link->Close();
-    OnWritten();  // the cron notices
-  });
+  link->running = 1;
+  link->sender =
+      std::thread([this, l = link.get(), standby = std::move(standby), standby_last_lsn] {
+        NameThread("stockd-send");
+        RunSender(*l, standby, standby_last_lsn);
+        l->Close();
+        l->running--;
+      });
 }
 
-void Replication::RunSender(std::shared_ptr<Link> link, EpochHistory standby,
-                            uint64_t standby_last_lsn) {
+void Replication::RunSender(Link& l, EpochHistory standby, uint64_t standby_last_lsn) {
+  Link* link = &l;
   uint64_t next = 0;
   std::string out;
   {
@@ -499,11 +505,13 @@ void Replication::RunSender(std::shared_ptr<Link> link, EpochHistory standby,
   }
   log::Notice("Standby {}:{} connected: streaming from LSN {}", link->ip, link->port, next);
   link->streaming = true;
+  link->running++;
   link->reader = std::thread([this, link] {
     NameThread("stockd-acks");
-    RunReader(link);
+    RunReader(*link);
     link->Close();
-    OnWritten();
+    OnWritten();  // the sender stops waiting
+    link->running--;
   });
   auto last_send = std::chrono::steady_clock::now();
   while (!link->closed.load() && !stopping_.load()) {
@@ -588,7 +596,8 @@ bool Replication::SendSnapshot(Link& link, uint64_t* next_lsn, std::string* erro
   return true;
 }
 
-void Replication::RunReader(std::shared_ptr<Link> link) {
+void Replication::RunReader(Link& l) {
+  Link* link = &l;
   ReplFrameReader reader(link->fd);
   while (!link->closed.load()) {
     std::string error;
@@ -659,7 +668,7 @@ void Replication::RunCron() {
     {
       std::lock_guard lock(mu_);
       for (auto it = links_.begin(); it != links_.end();) {
-        if ((*it)->closed.load()) {
+        if ((*it)->closed.load() && (*it)->running.load() == 0) {
           closed.push_back(std::move(*it));
           it = links_.erase(it);
         } else {

@@ -126,9 +126,8 @@ class Replication {
  private:
   struct Link;
   // Primary side.
-  void RunSender(std::shared_ptr<Link> link, replication::EpochHistory standby,
-                 uint64_t standby_last_lsn);
-  void RunReader(std::shared_ptr<Link> link);
+  void RunSender(Link& link, replication::EpochHistory standby, uint64_t standby_last_lsn);
+  void RunReader(Link& link);
   bool SendSnapshot(Link& link, uint64_t* next_lsn, std::string* error);
   // Standby side.
   // A record received from the primary, before it is applied.

@@ -116,6 +116,9 @@ def as_map(reply):
 
 
 def error_code(e):
+    # redis-py turns a -READONLY reply into ReadOnlyError and drops the code from its text.
+    if isinstance(e, redis.exceptions.ReadOnlyError):
+        return "READONLY"
     return str(e).split(" ", 1)[0]
 
 
