@@ -286,18 +286,17 @@ void Replication::Stop() {
   }
   OnWritten();
   if (cron_.joinable()) cron_.join();
-  std::vector<std::thread> followers;
+  std::vector<std::thread> followers, fencers;
   std::list<std::shared_ptr<Link>> links;
-  std::thread fencer;
   {
     std::lock_guard lock(mu_);
     followers.swap(followers_);
+    fencers.swap(fencers_);
     links.swap(links_);
-    fencer = std::move(fencer_);
   }
   for (auto& t : followers) t.join();
+  for (auto& t : fencers) t.join();
   links.clear();  // joins each link's threads
-  if (fencer.joinable()) fencer.join();
 }
 
 bool Replication::following(uint64_t generation) const {
@@ -334,6 +333,7 @@ std::string Replication::Follow(const std::string& host, int port) {
   if (standby_ && master_host_ == host && master_port_ == port) return "";
   const bool was_primary = !standby_;
   standby_ = true;
+  ++fence_generation_;  // a standby tells nobody it is newer
   fenced_by_ = 0;
   master_host_ = host;
   master_port_ = port;
@@ -386,10 +386,12 @@ std::string Replication::Promote() {
   log::Notice("Promoted: primary in epoch {} from LSN {} (formerly a standby of {}:{})", epoch, lsn,
               master_host_, master_port_);
   // A former primary that was only paused must learn it is stale as soon as it can hear it.
-  if (fencer_.joinable()) fencer_.join();
-  fencer_ = std::thread([this, host = master_host_, port = master_port_, epoch] {
+  // Never joined here (it may be waiting on a peer, and every shard is locked): an older
+  // fencer sees the generation move and ends by itself; Stop joins them all.
+  const uint64_t fence_generation = ++fence_generation_;
+  fencers_.emplace_back([this, host = master_host_, port = master_port_, epoch, fence_generation] {
     NameThread("stockd-fence");
-    RunFencer(host, port, epoch);
+    RunFencer(host, port, epoch, fence_generation);
   });
   master_host_.clear();
   master_port_ = 0;
@@ -407,9 +409,10 @@ void Replication::Fence(uint64_t epoch) {
   ApplyRoleLocked();
 }
 
-void Replication::RunFencer(std::string host, int port, uint64_t epoch) {
+void Replication::RunFencer(std::string host, int port, uint64_t epoch, uint64_t generation) {
   const auto until = std::chrono::steady_clock::now() + kReplFenceRetry;
-  while (!stopping_.load() && std::chrono::steady_clock::now() < until) {
+  while (!stopping_.load() && fence_generation_.load() == generation &&
+         std::chrono::steady_clock::now() < until) {
     std::string error;
     int fd = Connect(host, port, &error);
     if (fd >= 0) {

@@ -150,7 +150,7 @@ class Replication {
   bool RebuildLocked(std::string* error);
   // Sends REPLCONF ACK whenever the logged LSN moves, and at least every heartbeat.
   void RunAcker(int fd, const std::atomic<bool>& alive);
-  void RunFencer(std::string host, int port, uint64_t epoch);
+  void RunFencer(std::string host, int port, uint64_t epoch, uint64_t generation);
   // The cron thread: sync state, reaping links.
   void RunCron();
   void UpdateSyncState();
@@ -184,7 +184,8 @@ class Replication {
   std::atomic<uint64_t> acked_lsn_{0};
   std::list<std::shared_ptr<Link>> links_;
   std::vector<std::thread> followers_;  // at most one runs; the others are finishing
-  std::thread fencer_;
+  std::vector<std::thread> fencers_;    // the newest runs; older ones are finishing
+  std::atomic<uint64_t> fence_generation_{0};
   std::atomic<uint64_t> cut_records_{0};
   std::atomic<uint64_t> full_syncs_{0};
 
