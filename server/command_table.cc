@@ -98,6 +98,7 @@ CommandSpec commands[] = {
   // replication (docs/replication.md)
   {"replicaof", 3, A|NS|ST|GL, 0, 0, 0, CmdReplicaOf, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0", "O(1)", "host port"},
   {"slaveof", 3, A|NS|ST|GL, 0, 0, 0, CmdReplicaOf, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0", "O(1)", "host port"},
+  {"failover", -1, A|NS|ST|CN, 0, 0, 0, CmdFailover, "server", "Starts a coordinated failover from a server to one of its replicas.", "6.2.0", "O(1)", "[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]"},
   {"role", 1, NS|LD|ST|F|CN, 0, 0, 0, CmdRole, "server", "Returns the replication role.", "2.8.12", "O(1)", ""},
   {"wait", 3, NS|CN, 0, 0, 0, CmdWait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0", "O(1)", "numreplicas timeout"},
   {"replconf", -1, A|NS|LD|ST|CN, 0, 0, 0, CmdReplConf, "server", "An internal command for configuring the replication stream.", "3.0.0", "O(1)", "[option value ...]"},

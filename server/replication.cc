@@ -309,6 +309,8 @@ void Replication::ApplyRoleLocked() {
   uint64_t gate = UINT64_MAX;
   if (standby_) {
     refusal = kReadOnlyReplica;
+  } else if (failover_link_ != nullptr) {
+    refusal = "READONLY A planned failover is in progress: write to the new primary once it ends.";
   } else if (fenced_by_ != 0) {
     refusal = fmt::format(
         "READONLY This primary is stale: epoch {} is newer than its epoch {}. Make it a standby "
@@ -399,6 +401,95 @@ std::string Replication::Promote() {
 }
 
 void Replication::NoteEpoch(uint64_t epoch) { Fence(epoch); }
+
+std::string Replication::StartFailover(const std::string& host, int port, int64_t timeout_ms,
+                                       bool force) {
+  std::lock_guard lock(mu_);
+  if (standby_) return "ERR FAILOVER is not valid when server is a replica.";
+  if (failover_link_ != nullptr) return "ERR FAILOVER already in progress.";
+  if (fenced_by_ != 0) return "ERR FAILOVER is not valid on a fenced (stale) primary.";
+  Link* target = nullptr;
+  for (auto& link : links_) {
+    if (!link->streaming || link->closed) continue;
+    if (!host.empty() && (link->ip != host || link->port != port)) continue;
+    target = link.get();
+    break;
+  }
+  if (target == nullptr) {
+    return host.empty() ? "ERR FAILOVER requires connected replicas."
+                        : "ERR FAILOVER target HOST and PORT is not a replica.";
+  }
+  failover_link_ = target;
+  failover_deadline_ms_ = timeout_ms > 0 ? Engine::NowMs() + timeout_ms : 0;
+  failover_force_ = force;
+  failover_promote_sent_ = false;
+  failover_pending_ = true;
+  // No new records from now on: writes are refused, and the timers that write (SKU deadlines,
+  // active expiry) stop as on a standby.
+  engine_.set_standby(true);
+  ApplyRoleLocked();
+  log::Notice("FAILOVER to {}:{}: writes stopped at LSN {}; waiting for the standby", target->ip,
+              target->port, wal_.last_assigned_lsn());
+  OnWritten();
+  return "";
+}
+
+std::string Replication::AbortFailover() {
+  std::lock_guard lock(mu_);
+  if (failover_link_ == nullptr) return "ERR No failover in progress.";
+  if (failover_promote_sent_) return "ERR Failover is past the point where it can be aborted.";
+  EndFailoverLocked("aborted");
+  return "";
+}
+
+void Replication::EndFailoverLocked(std::string_view why) {
+  log::Notice("FAILOVER {}: accepting writes again", why);
+  failover_link_ = nullptr;
+  failover_pending_ = false;
+  engine_.set_standby(false);
+  ApplyRoleLocked();
+}
+
+bool Replication::FailoverReady(Link& link, uint64_t sent_lsn) {
+  if (!failover_pending_.load()) return false;
+  std::lock_guard lock(mu_);
+  if (failover_link_ != &link || failover_promote_sent_) return false;
+  const uint64_t last = wal_.last_assigned_lsn();
+  const bool forced =
+      failover_force_ && failover_deadline_ms_ != 0 && Engine::NowMs() >= failover_deadline_ms_;
+  if (!forced && (sent_lsn < last || link.acked.load() < last)) return false;
+  failover_promote_sent_ = true;
+  log::Notice("FAILOVER: standby {}:{} has LSN {}{}: telling it to take over", link.ip, link.port,
+              link.acked.load(), forced ? " (FORCE at the timeout)" : "");
+  return true;
+}
+
+void Replication::UpdateFailover() {
+  std::string host;
+  int port = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (failover_link_ == nullptr) return;
+    if (failover_promote_sent_) {
+      // The standby promotes itself on PROMOTE; this node follows it from now on.
+      host = failover_link_->ip;
+      port = failover_link_->port;
+      failover_link_ = nullptr;
+      failover_pending_ = false;
+    } else if (failover_link_->closed) {
+      EndFailoverLocked("aborted: the standby's link was lost");
+      return;
+    } else if (failover_deadline_ms_ != 0 && Engine::NowMs() >= failover_deadline_ms_ &&
+               !failover_force_) {
+      EndFailoverLocked("timed out before the standby caught up");
+      return;
+    } else {
+      return;
+    }
+  }
+  log::Notice("FAILOVER: following the new primary {}:{}", host, port);
+  Follow(host, port);
+}
 
 void Replication::Fence(uint64_t epoch) {
   std::lock_guard lock(mu_);
@@ -545,6 +636,7 @@ void Replication::RunSender(Link& l, EpochHistory standby, uint64_t standby_last
     if (out.empty() && std::chrono::steady_clock::now() - last_send >= kReplHeartbeatInterval) {
       AppendFrame(&out, {"PING", std::to_string(next - 1)});
     }
+    if (FailoverReady(*link, next - 1)) AppendFrame(&out, {"PROMOTE"});
     if (!out.empty()) {
       if (!WriteAll(link->fd, out)) return;
       out.clear();
@@ -620,6 +712,7 @@ void Replication::RunReader(Link& l) {
     }
     link->acked = lsn;
     link->retain_from = lsn + 1;
+    if (failover_pending_.load()) OnWritten();  // the sender checks whether it caught up
     link->last_ack_ms = Engine::NowMs();
     uint64_t best = acked_lsn_.load();
     while (best < lsn && !acked_lsn_.compare_exchange_weak(best, lsn)) {
@@ -667,6 +760,7 @@ void Replication::RunCron() {
   while (!stopping_.load()) {
     std::this_thread::sleep_for(kReplCronInterval);
     UpdateSyncState();
+    UpdateFailover();
     std::list<std::shared_ptr<Link>> closed;
     {
       std::lock_guard lock(mu_);
@@ -752,6 +846,9 @@ ReplicationStatus Replication::status() const {
   s.sync_state = sync_state_.load();
   s.acked_lsn = acked_lsn_.load();
   s.fenced_by = fenced_by_;
+  if (failover_link_ != nullptr) {
+    s.failover_state = failover_promote_sent_ ? "failover-in-progress" : "waiting-for-sync";
+  }
   s.master_host = master_host_;
   s.master_port = master_port_;
   s.link_state = link_state_;
@@ -1069,6 +1166,15 @@ void Replication::FollowLink(uint64_t generation, int fd, const std::string& hos
     if (v->type == protocol::RespValue::Type::kArray && e.size() == 3 && e[0].str == "LOG" &&
         ParseU64(e[1].str, &lsn)) {
       batch.push_back({lsn, std::move(v->elements[2].str)});
+    } else if (v->type == protocol::RespValue::Type::kArray && e.size() == 1 &&
+               e[0].str == "PROMOTE") {
+      // FAILOVER on the primary: it has stopped writing and everything it wrote is here.
+      if (!batch.empty() && !ApplyReceived(generation, batch, applier, &error)) break;
+      batch.clear();
+      std::string promoted = RunLockedAndWait(engine_, [&] { return Promote(); });
+      error = promoted.empty() ? "promoted by the primary's FAILOVER" : promoted;
+      log::Notice("Standby: {}", error);
+      break;
     } else if (!(v->type == protocol::RespValue::Type::kArray && e.size() == 2 &&
                  e[0].str == "PING")) {
       error = "unexpected frame " + v->ToString().substr(0, 200);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -74,6 +75,7 @@ struct ReplicationStatus {
   SyncState sync_state = SyncState::kAsync;
   uint64_t acked_lsn = 0;  // the highest LSN a standby acknowledged in this term
   uint64_t fenced_by = 0;  // a newer epoch this node learned of (0: not fenced)
+  std::string failover_state = "no-failover";  // Redis\'s master_failover_state
   // A standby.
   std::string master_host;
   int master_port = 0;
@@ -107,6 +109,12 @@ class Replication {
   // REPLSYNC, on a primary: answers the handshake on `fd` (now owned here) and streams to it.
   void ServeStandby(int fd, std::string ip, int listening_port, replication::EpochHistory standby,
                     uint64_t standby_last_lsn);
+  // FAILOVER [TO host port] [TIMEOUT ms] [FORCE]: stops writes, waits until a standby (that one)
+  // has every record, tells it to take over and follows it. Empty, or an error reply; the switch
+  // itself happens after the reply (INFO's master_failover_state).
+  std::string StartFailover(const std::string& host, int port, int64_t timeout_ms, bool force);
+  // FAILOVER ABORT, before the standby was told to take over.
+  std::string AbortFailover();
   // REPLCONF EPOCH n from a promoted former standby: fences this node if n is newer.
   void NoteEpoch(uint64_t epoch);
 
@@ -154,6 +162,10 @@ class Replication {
   // The cron thread: sync state, reaping links.
   void RunCron();
   void UpdateSyncState();
+  // FAILOVER: the sender asks whether to send PROMOTE now (once); the cron finishes or aborts.
+  bool FailoverReady(Link& link, uint64_t sent_lsn);
+  void UpdateFailover();
+  void EndFailoverLocked(std::string_view why);
   // Fences this primary (writes refused) after learning of `epoch`.
   void Fence(uint64_t epoch);
   // Closes every link to standbys (on becoming a standby).
@@ -186,6 +198,12 @@ class Replication {
   std::vector<std::thread> followers_;  // at most one runs; the others are finishing
   std::vector<std::thread> fencers_;    // the newest runs; older ones are finishing
   std::atomic<uint64_t> fence_generation_{0};
+  // FAILOVER in progress (mu_): the standby taking over, the deadline (0: none), FORCE.
+  Link* failover_link_ = nullptr;
+  int64_t failover_deadline_ms_ = 0;
+  bool failover_force_ = false;
+  bool failover_promote_sent_ = false;
+  std::atomic<bool> failover_pending_{false};
   std::atomic<uint64_t> cut_records_{0};
   std::atomic<uint64_t> full_syncs_{0};
 

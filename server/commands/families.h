@@ -54,6 +54,7 @@ void CmdCommandHelp(CmdArgs, CommandContext&);
 
 // replication_family.cc
 void CmdReplicaOf(CmdArgs, CommandContext&);
+void CmdFailover(CmdArgs, CommandContext&);
 void CmdRole(CmdArgs, CommandContext&);
 void CmdReplConf(CmdArgs, CommandContext&);
 void CmdReplSync(CmdArgs, CommandContext&);

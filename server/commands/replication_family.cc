@@ -85,6 +85,50 @@ void CmdReplicaOf(CmdArgs args, CommandContext& ctx) {
   ctx.reply().Ok();
 }
 
+// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds], as Redis: replies OK at once and
+// switches in the background (INFO replication's master_failover_state).
+void CmdFailover(CmdArgs args, CommandContext& ctx) {
+  Replication* repl = ReplicationOrReply(ctx);
+  if (repl == nullptr) return;
+  std::string host;
+  int64_t port = 0, timeout_ms = 0;
+  bool force = false, abort = false, has_timeout = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (EqualsIgnoreCase(args[i], "TO") && i + 2 < args.size() && host.empty()) {
+      host = args[i + 1];
+      if (!ParseInt64Arg(args[i + 2], &port) || port < 1 || port > 65535) {
+        return ctx.reply().Error("ERR Invalid port");
+      }
+      i += 2;
+    } else if (EqualsIgnoreCase(args[i], "FORCE") && !force) {
+      force = true;
+    } else if (EqualsIgnoreCase(args[i], "ABORT") && !abort) {
+      abort = true;
+    } else if (EqualsIgnoreCase(args[i], "TIMEOUT") && i + 1 < args.size() && !has_timeout) {
+      if (!ParseInt64Arg(args[i + 1], &timeout_ms) || timeout_ms <= 0) {
+        return ctx.reply().Error("ERR FAILOVER timeout must be greater than 0");
+      }
+      has_timeout = true;
+      ++i;
+    } else {
+      return ctx.reply().Error(reply::kSyntaxError);
+    }
+  }
+  std::string error;
+  if (abort) {
+    if (!host.empty() || force || has_timeout) {
+      return ctx.reply().Error("ERR FAILOVER abort cannot be used with other options.");
+    }
+    error = repl->AbortFailover();
+  } else if (force && (host.empty() || !has_timeout)) {
+    error = "ERR FAILOVER with force option requires both a timeout and target HOST and IP.";
+  } else {
+    error = repl->StartFailover(host, static_cast<int>(port), timeout_ms, force);
+  }
+  if (!error.empty()) return ctx.reply().Error(error);
+  ctx.reply().Ok();
+}
+
 // ROLE, in Redis's format; offsets are LSNs.
 void CmdRole(CmdArgs, CommandContext& ctx) {
   Replication* repl = Server::FromEngine(ctx.engine())->replication();

@@ -240,7 +240,7 @@ Lines ReplicationSection(Server& s) {
                                  sb.streaming ? "online" : "wait_bgsave", sb.acked_lsn,
                                  sb.last_ack_ms == 0 ? 0 : (now - sb.last_ack_ms) / 1000)});
   }
-  Lines rest = {{"master_failover_state", "no-failover"},
+  Lines rest = {{"master_failover_state", st.failover_state},
                 {"master_replid", s.run_id()},
                 {"master_replid2", std::string(40, '0')},
                 {"master_repl_offset", offset},

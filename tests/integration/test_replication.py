@@ -241,6 +241,30 @@ class ReplicationTest(unittest.TestCase):
             caught_up(pair.standby, pair.primary)
             self.assertEqual(p.get("k"), "3")
 
+    def test_failover_switches_roles_without_losing_a_write(self):
+        with Pair(primary_args=["--repl-ack", "sync"]) as pair:
+            p = client(pair.primary)
+            for i in range(100):
+                p.incr("n")
+            self.assertEqual(p.execute_command("FAILOVER", "TO", "127.0.0.1", pair.standby.port,
+                                               "TIMEOUT", 5000), "OK")
+            wait_until(lambda: info(pair.standby, "role") == "master", "the standby to take over")
+            wait_until(lambda: info(pair.primary, "master_link_status") == "up",
+                       "the former primary to follow")
+            s = client(pair.standby)
+            self.assertEqual(s.get("n"), "100")
+            s.incr("n")
+            caught_up(pair.standby, pair.primary)
+            self.assertEqual(p.get("n"), "101")
+            self.assertEqual(info(pair.standby, "repl_epoch"), 1)
+            self.assertEqual(info(pair.primary, "master_failover_state"), "no-failover")
+            with self.assertRaises(redis.ResponseError):
+                p.execute_command("FAILOVER")  # a standby now
+            with self.assertRaises(redis.ResponseError):
+                s.execute_command("FAILOVER", "ABORT")  # none in progress
+            with self.assertRaises(redis.ResponseError):
+                s.execute_command("FAILOVER", "TIMEOUT", 100, "FORCE")  # FORCE needs TO
+
     def test_replicaof_errors(self):
         with Server() as srv:
             c = client(srv)
