@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test unit integration crash-soak chaos fuzz bench bench-inventory \
-	bench-durable bench-micro bench-wal bench-recovery format clean
+	bench-durable bench-micro bench-wal bench-recovery bench-replication format clean
 
 all: build
 
@@ -84,6 +84,11 @@ bench-micro: build
 RECOVERY_ARGS ?=
 bench-recovery: build
 	/usr/bin/python3 bench/recovery.py $(RECOVERY_ARGS)
+
+# Replication's cost: durable SKU.RESERVE with a sync standby, an async one, and none
+# (bench/replication.py; REPLICATION_ARGS="-R 5 -n 200000" for the figures in the docs).
+bench-replication: build
+	/usr/bin/python3 bench/replication.py $(REPLICATION_ARGS)
 
 # The WAL writer alone: records/s, group-commit batch sizes and fsync latency on this disk.
 bench-wal: build

@@ -198,8 +198,11 @@ void CmdRandomKey(CmdArgs args, CommandContext& ctx) {
     Db::Entry* e = db.Random(rng);
     assert(e != nullptr);
     if (!Db::IsExpired(e, ctx.now_ms())) return ctx.reply().Bulk(e->key);
+    // Deleted as lazy expiry does, telling the shard; not on a standby, whose primary's records
+    // decide when a key goes (docs/replication.md).
+    if (ctx.engine().standby()) continue;
     std::string key = e->key;
-    db.Find(key, ctx.now_ms());  // deletes it as lazy expiry does, telling the shard
+    db.Find(key, ctx.now_ms());
   }
   // Many expired picks in a row: any live key will do.
   for (uint32_t s = 0; s < shards; ++s) {

@@ -594,7 +594,7 @@ void CmdDebugDigest(CmdArgs, CommandContext& ctx) {
 void CmdDebugDigestValue(CmdArgs args, CommandContext& ctx) {
   ctx.reply().ArrayHeader(static_cast<int64_t>(args.size() - 2));
   for (size_t i = 2; i < args.size(); ++i) {
-    storage::Db::Entry* e = ctx.DbFor(args[i]).Find(args[i], ctx.now_ms());
+    storage::Db::Entry* e = ctx.DbFor(args[i]).Peek(args[i], ctx.now_ms());
     ctx.reply().Bulk(e == nullptr ? storage::Digest().Hex()
                                   : storage::ValueDigest(e->val.value).Hex());
   }
