@@ -76,6 +76,37 @@ TEST(ConfigTest, BadValuesAreRefusedWithTheReason) {
   EXPECT_TRUE(Load(h, {"--shards", "256"}, &error));  // kShardsMax
 }
 
+TEST(ConfigTest, ReplicationDirectives) {
+  std::string error;
+  Config c;
+  ASSERT_TRUE(Load(c,
+                   {"--replicaof", "10.0.0.1", "7000", "--repl-ack", "sync", "--repl-sync-timeout",
+                    "1", "--repl-sync-fallback", "async", "--repl-timeout", "5"},
+                   &error))
+      << error;
+  EXPECT_EQ(c.replicaof_host, "10.0.0.1");
+  EXPECT_EQ(c.replicaof_port, 7000);
+  EXPECT_EQ(c.repl_ack.load(), ReplAck::kSync);
+  EXPECT_EQ(c.repl_sync_timeout.load(), 1);
+  EXPECT_EQ(c.repl_sync_fallback.load(), ReplSyncFallback::kAsync);
+  EXPECT_EQ(c.Get("repl-ack"),
+            (std::vector<std::pair<std::string, std::string>>{{"repl-ack", "sync"}}));
+  EXPECT_EQ(c.Get("replicaof")[0].second, "10.0.0.1 7000");
+  Config d;
+  EXPECT_FALSE(Load(d, {"--replicaof", "10.0.0.1"}, &error));  // no port
+  EXPECT_FALSE(Load(d, {"--replicaof", "10.0.0.1", "0"}, &error));
+  EXPECT_FALSE(Load(d, {"--repl-ack", "maybe"}, &error));
+  EXPECT_NE(error.find("async, sync"), std::string::npos) << error;
+  EXPECT_FALSE(Load(d, {"--repl-sync-timeout", "0"}, &error));  // at least 1 ms
+  EXPECT_FALSE(Load(d, {"--repl-sync-fallback", "hope"}, &error));
+  // CONFIG SET changes the runtime ones; replicaof is REPLICAOF's job at runtime.
+  const std::string async[] = {"async"};
+  EXPECT_TRUE(c.Apply("repl-ack", async, /*at_runtime=*/true, &error)) << error;
+  EXPECT_EQ(c.repl_ack.load(), ReplAck::kAsync);
+  const std::string where[] = {"h", "1"};
+  EXPECT_FALSE(c.Apply("replicaof", where, /*at_runtime=*/true, &error));
+}
+
 TEST(ConfigTest, SplitLineFollowsRedisQuoting) {
   std::vector<std::string> words;
   ASSERT_TRUE(SplitConfigLine(R"(set "a\x41\n" 'b c' d)", &words));
