@@ -548,6 +548,7 @@ void Replication::ServeStandby(int fd, std::string ip, int listening_port, Epoch
     return;  // the link closes the socket
   }
   links_.push_back(link);
+  has_links_ = true;
   link->running = 1;
   link->sender =
       std::thread([this, l = link.get(), standby = std::move(standby), standby_last_lsn] {
@@ -614,7 +615,9 @@ void Replication::RunSender(Link& l, EpochHistory standby, uint64_t standby_last
       std::lock_guard lock(wake_mu_);
       seq = wake_seq_;
     }
-    if (wal_.written_lsn() >= next) {
+    if (uint64_t after = CopyFromTail(next, &out); after != next) {
+      next = after;
+    } else if (wal_.written_lsn() >= next) {
       std::string error;
       storage::WalReadResult r = wal_.ForEach(next, [&](uint64_t lsn, std::string_view bytes) {
         AppendFrame(&out, {"LOG", std::to_string(lsn), bytes});
@@ -637,11 +640,14 @@ void Replication::RunSender(Link& l, EpochHistory standby, uint64_t standby_last
       AppendFrame(&out, {"PING", std::to_string(next - 1)});
     }
     if (FailoverReady(*link, next - 1)) AppendFrame(&out, {"PROMOTE"});
+    // A full buffer means the tail may hold more: look again at once.
+    const bool more = out.size() >= kReplSendBufferBytes;
     if (!out.empty()) {
       if (!WriteAll(link->fd, out)) return;
       out.clear();
       last_send = std::chrono::steady_clock::now();
     }
+    if (more) continue;
     std::unique_lock lock(wake_mu_);
     wake_cv_.wait_for(lock, kReplHeartbeatInterval,
                       [&] { return wake_seq_ != seq || link->closed.load() || stopping_.load(); });
@@ -753,6 +759,37 @@ void Replication::OnWritten() {
 
 void Replication::OnDurable() { OnWritten(); }
 
+void Replication::OnBatch(uint64_t first_lsn, const std::vector<std::string>& batch) {
+  if (!has_links_.load(std::memory_order_relaxed)) return;
+  {
+    std::lock_guard lock(tail_mu_);
+    if (!tail_.empty() && tail_.back().first + 1 != first_lsn) {
+      tail_.clear();  // not contiguous (a cut): start again
+      tail_bytes_ = 0;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      tail_.emplace_back(first_lsn + i, batch[i]);
+      tail_bytes_ += batch[i].size();
+    }
+    while (tail_bytes_ > kReplTailBytesMax && tail_.size() > 1) {
+      tail_bytes_ -= tail_.front().second.size();
+      tail_.pop_front();
+    }
+  }
+  OnWritten();
+}
+
+uint64_t Replication::CopyFromTail(uint64_t next, std::string* out) {
+  std::lock_guard lock(tail_mu_);
+  if (tail_.empty() || next < tail_.front().first || next > tail_.back().first) return next;
+  for (size_t i = next - tail_.front().first; i < tail_.size(); ++i) {
+    AppendFrame(out, {"LOG", std::to_string(tail_[i].first), tail_[i].second});
+    next = tail_[i].first + 1;
+    if (out->size() >= kReplSendBufferBytes) break;
+  }
+  return next;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The cron thread: sync mode and reaping
 
@@ -771,6 +808,11 @@ void Replication::RunCron() {
         } else {
           ++it;
         }
+      }
+      if (links_.empty() && has_links_.exchange(false)) {
+        std::lock_guard tail_lock(tail_mu_);
+        tail_.clear();
+        tail_bytes_ = 0;
       }
     }
     closed.clear();  // joins their threads, outside mu_

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,10 @@ inline constexpr size_t kReplApplyBatchRecordsMax = 4096;
 // The largest frame a standby accepts: one log record of the largest size, with room for the
 // frame's own bytes. A larger one is a protocol error and drops the link.
 inline constexpr size_t kReplFrameBytesMax = storage::kWalRecordPayloadBytesMax + (1 << 20);
+// Record bytes a primary keeps in memory for its senders (Replication::OnBatch): a caught-up sender
+// ships each batch from there while the primary's own sync of it runs, so the two syncs overlap
+// instead of adding up. A sender further behind reads the log from RocksDB.
+inline constexpr size_t kReplTailBytesMax = 64 << 20;  // bytes
 // Standbys one primary serves at once; one more is refused with an error.
 inline constexpr size_t kReplStandbysMax = 16;
 // After a promotion, the former primary is told of the new epoch (fenced) for this long.
@@ -128,6 +133,9 @@ class Replication {
   // The WAL's callbacks (writer thread): new records to send; a standby's durable LSN moved.
   void OnWritten();
   void OnDurable();
+  // The WAL's batch callback (writer thread, before the batch is written): keeps a copy for the
+  // senders while any standby is connected.
+  void OnBatch(uint64_t first_lsn, const std::vector<std::string>& batch);
 
   ReplicationStatus status() const;
 
@@ -137,6 +145,9 @@ class Replication {
   void RunSender(Link& link, replication::EpochHistory standby, uint64_t standby_last_lsn);
   void RunReader(Link& link);
   bool SendSnapshot(Link& link, uint64_t* next_lsn, std::string* error);
+  // Appends LOG frames for the records from `next` on that the tail holds (up to a send buffer's
+  // worth) and returns the LSN after the last one; `next` when the tail does not hold it.
+  uint64_t CopyFromTail(uint64_t next, std::string* out);
   // Standby side.
   // A record received from the primary, before it is applied.
   struct Received {
@@ -206,6 +217,12 @@ class Replication {
   std::atomic<bool> failover_pending_{false};
   std::atomic<uint64_t> cut_records_{0};
   std::atomic<uint64_t> full_syncs_{0};
+
+  // The tail of the log for the senders: contiguous LSNs, at most kReplTailBytesMax bytes.
+  std::mutex tail_mu_;
+  std::deque<std::pair<uint64_t, std::string>> tail_;
+  size_t tail_bytes_ = 0;
+  std::atomic<bool> has_links_{false};
 
   // Wakes senders (new records) and the acker (durable LSN moved).
   std::mutex wake_mu_;

@@ -105,6 +105,9 @@ bool Server::OpenWal(std::string* error) {
   if (!replication_->Load(error)) return false;
   Replication* repl = replication_.get();
   snapshotter_->set_retain_from([repl] { return repl->RetainFrom(); });
+  wal_->SetOnBatch([repl](uint64_t first_lsn, const std::vector<std::string>& batch) {
+    repl->OnBatch(first_lsn, batch);
+  });
   // Replies wait for their records in every mode (Engine::ReplyGate): synced under always,
   // handed to RocksDB under everysec and no. Replication sends what is written, and a standby
   // acknowledges what its own gate counts as logged.

@@ -188,6 +188,12 @@ void Wal::SetOnDurable(std::function<void(uint64_t)> on_durable) {
   on_durable_ = std::move(on_durable);
 }
 
+void Wal::SetOnBatch(
+    std::function<void(uint64_t first_lsn, const std::vector<std::string>& batch)> on_batch) {
+  std::lock_guard lock(mu_);
+  on_batch_ = std::move(on_batch);
+}
+
 void Wal::SetOnWritten(std::function<void(uint64_t)> on_written) {
   std::lock_guard lock(mu_);
   on_written_ = std::move(on_written);
@@ -249,6 +255,7 @@ void Wal::WriterLoop() {
     batch.clear();
     uint64_t first_lsn = 0;
     if (!TakeBatch(&batch, &first_lsn)) break;
+    if (!batch.empty() && on_batch_) on_batch_(first_lsn, batch);
     if (!batch.empty() && !WriteBatch(batch, first_lsn)) return;
     if (options_.fsync != WalFsync::kEverySec) continue;
     const Clock::time_point now = Clock::now();

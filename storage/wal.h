@@ -147,6 +147,11 @@ class Wal {
   // Called on the writer thread, with durable_lsn, each time it advances; must be quick and must
   // not call Close. Set before appending (a call racing with the writer is not synchronised).
   void SetOnDurable(std::function<void(uint64_t lsn)> on_durable);
+  // Called on the writer thread with each batch (its first LSN and its records, in LSN order)
+  // just before it is written: replication ships records while they are being synced here, so
+  // the two disks' syncs overlap. Must be quick. Set before appending.
+  void SetOnBatch(
+      std::function<void(uint64_t first_lsn, const std::vector<std::string>& batch)> on_batch);
   // The same for written_lsn: called on the writer thread after each batch is handed to RocksDB
   // (the records left the process: a kill -9 can no longer lose them, a power loss can).
   void SetOnWritten(std::function<void(uint64_t lsn)> on_written);
@@ -256,6 +261,8 @@ class Wal {
   std::string failure_;
   std::function<void(uint64_t)> on_durable_;
   std::function<void(uint64_t)> on_written_;
+  // Read by the writer thread without mu_: set before the first append (SetOnBatch's contract).
+  std::function<void(uint64_t, const std::vector<std::string>&)> on_batch_;
   std::function<void(const std::string&)> on_failed_;
 
   mutable std::mutex stats_mu_;
