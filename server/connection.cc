@@ -647,8 +647,10 @@ void Connection::FinishBatch() {
       if (!logged) {
         // The WAL failed before these writes were logged: their outcome is unknown, and the
         // replies already built would claim success, so the client is told nothing but EOF.
-        log::Warning("Closing client id={} addr={}: its writes could not be logged", self->id(),
-                     self->info_.addr);
+        log::Warning(
+            "Closing client id={} addr={}: its writes could not be logged (or, on a primary "
+            "that became a standby, acknowledged by a standby)",
+            self->id(), self->info_.addr);
         self->CloseNow();
         return;
       }

@@ -231,6 +231,17 @@ uint64_t Engine::logged_lsn() const {
   return std::min(local, repl_gate_lsn_.load(std::memory_order_acquire));
 }
 
+void Engine::DropLoggedWaiters() {
+  for (auto& s : shards_) {
+    ShardThread* shard = s.get();
+    asio::post(shard->io(), [shard] {
+      std::vector<ShardThread::LoggedWaiter> waiters;
+      waiters.swap(shard->logged_waiters_);
+      for (auto& w : waiters) w.task(false);
+    });
+  }
+}
+
 std::string Engine::write_refusal() const {
   std::lock_guard lock(refusal_mu_);
   return write_refusal_;

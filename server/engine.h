@@ -180,6 +180,11 @@ class Engine {
   // Any thread (the WAL writer's on_written / on_durable / on_failed): wakes the shards that have
   // waiters.
   void NotifyLogged();
+  // Any thread: every waiter now pending runs with false, as after a WAL failure (the writing
+  // clients are closed: their outcome is unknown). A primary that becomes a standby, whose
+  // unacknowledged records may be cut, must never release those replies. Posted to each shard
+  // ahead of any wake-up posted after it.
+  void DropLoggedWaiters();
 
   // A standby (docs/replication.md): writes come only from its primary's log, so the node runs no
   // active expiry and no SKU deadline timer (they would change data the primary's records change),

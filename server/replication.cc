@@ -342,6 +342,9 @@ std::string Replication::Follow(const std::string& host, int port) {
   link_state_ = "connect";
   engine_.set_standby(true);
   if (was_primary) {
+    // Replies still waiting for a standby's acknowledgement (sync mode) must not go out once the
+    // gate opens below: their records may be cut by the handshake. Their clients are closed.
+    engine_.DropLoggedWaiters();
     for (auto& link : links_) link->Close();
     log::Notice("Becoming a standby of {}:{} (epoch {})", host, port, history_.current());
   } else {

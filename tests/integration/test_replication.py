@@ -159,6 +159,35 @@ class ReplicationTest(unittest.TestCase):
             caught_up(pair.primary, pair.standby)
             self.assertEqual(client(pair.standby).get("b"), "2")
 
+    def test_a_demoted_sync_primary_never_acknowledges_what_it_cuts(self):
+        with Pair(primary_args=["--repl-ack", "sync", "--repl-sync-timeout", "60000"],
+                  proxy=True) as pair:
+            client(pair.primary).set("a", "1")
+            before = client(pair.primary).execute_command("ROLE")[1]
+            pair.proxy.cut(120)
+            held = {}
+
+            def write():
+                try:
+                    held["reply"] = client(pair.primary).set("b", "2")
+                except redis.ConnectionError as e:
+                    held["error"] = e
+
+            t = threading.Thread(target=write)
+            t.start()
+            # (A read of b would wait too: it would show an unacknowledged write.)
+            wait_until(lambda: client(pair.primary).execute_command("ROLE")[1] > before,
+                       "the write to be logged")
+            client(pair.standby).execute_command("REPLICAOF", "NO", "ONE")
+            client(pair.primary).execute_command("REPLICAOF", "127.0.0.1", pair.standby.port)
+            t.join(WAIT_S)
+            self.assertNotIn("reply", held)  # closed, never told OK
+            self.assertIn("error", held)
+            wait_until(lambda: info(pair.primary, "master_link_status") == "up", "the rejoin")
+            caught_up(pair.standby, pair.primary)
+            self.assertEqual(info(pair.primary, "repl_cut_records"), 1)
+            self.assertIsNone(client(pair.primary).get("b"))
+
     def test_sync_mode_can_degrade_to_async(self):
         with Pair(primary_args=["--repl-ack", "sync", "--repl-sync-timeout", "200",
                                 "--repl-sync-fallback", "async"], proxy=True) as pair:
