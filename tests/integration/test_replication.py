@@ -11,6 +11,7 @@ Skipped against redis-server (epochs, sync mode and REPLSYNC are stockd's).
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -293,6 +294,48 @@ class ReplicationTest(unittest.TestCase):
                 s.execute_command("FAILOVER", "ABORT")  # none in progress
             with self.assertRaises(redis.ResponseError):
                 s.execute_command("FAILOVER", "TIMEOUT", 100, "FORCE")  # FORCE needs TO
+
+    def test_the_protocol_refuses_bad_handshakes_and_the_17th_standby(self):
+        """REPLSYNC over raw sockets: kReplStandbysMax (16) links at once, malformed handshakes
+        answered with errors, a garbage frame from a standby drops only its own link."""
+        with Server() as srv:
+            c = client(srv)
+            c.set("k", "v")
+
+            def replsync(*args):
+                sock = socket.create_connection((srv.host, srv.port), timeout=5)
+                parts = [b"REPLSYNC"] + [str(a).encode() for a in args]
+                sock.sendall(b"*%d\r\n" % len(parts) +
+                             b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+                return sock, sock.recv(4096).split(b"\r\n", 1)[0]
+
+            with self.assertRaises(redis.ResponseError):
+                c.execute_command("REPLSYNC", 1, 0, "garbage")
+            with self.assertRaises(redis.ResponseError):
+                c.execute_command("REPLSYNC", 1, -1, "")
+            links = []
+            for _ in range(16):
+                sock, first = replsync(1, 0, "")
+                self.assertEqual(first, b"+CONTINUE 0 ", first)
+                links.append(sock)
+            wait_until(lambda: info(srv, "connected_slaves") == 16, "16 standbys")
+            sock, first = replsync(1, 0, "")
+            self.assertTrue(first.startswith(b"-ERR this primary already serves 16"), first)
+            sock.close()
+            # A garbage frame drops that link only.
+            links[0].sendall(b"*1\r\n$5\r\nHELLO\r\n")
+            wait_until(lambda: info(srv, "connected_slaves") == 15, "the bad link to drop")
+            self.assertEqual(c.get("k"), "v")
+            for sock in links:
+                sock.close()
+            wait_until(lambda: info(srv, "connected_slaves") == 0, "the links to close")
+            # A standby in a newer epoch: this primary is the stale one and fences itself.
+            sock, first = replsync(1, 0, "5:1")
+            self.assertTrue(first.startswith(b"-STALE"), first)
+            sock.close()
+            self.assertEqual(info(srv, "repl_fenced_by_epoch"), 5)
+            with self.assertRaises(redis.exceptions.ReadOnlyError):
+                c.set("k", "w")
 
     def test_replicaof_errors(self):
         with Server() as srv:
