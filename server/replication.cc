@@ -760,8 +760,6 @@ void Replication::OnWritten() {
   wake_cv_.notify_all();
 }
 
-void Replication::OnDurable() { OnWritten(); }
-
 void Replication::OnBatch(uint64_t first_lsn, const std::vector<std::string>& batch) {
   if (!has_links_.load(std::memory_order_relaxed)) return;
   {

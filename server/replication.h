@@ -130,9 +130,9 @@ class Replication {
   int AckedCount(uint64_t lsn) const;
   // The log from this LSN on is kept for the standbys (Snapshotter's trim stops below it).
   uint64_t RetainFrom() const;
-  // The WAL's callbacks (writer thread): new records to send; a standby's durable LSN moved.
+  // The WAL's written and durable callbacks (writer thread): wakes the senders (records to send)
+  // and a standby's acker (its logged LSN moved).
   void OnWritten();
-  void OnDurable();
   // The WAL's batch callback (writer thread, before the batch is written): keeps a copy for the
   // senders while any standby is connected.
   void OnBatch(uint64_t first_lsn, const std::vector<std::string>& batch);

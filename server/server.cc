@@ -114,7 +114,7 @@ bool Server::OpenWal(std::string* error) {
   const bool always = config_->appendfsync == AppendFsync::kAlways;
   auto notify = [engine, repl](uint64_t) {
     engine->NotifyLogged();
-    repl->OnDurable();
+    repl->OnWritten();
   };
   if (always) {
     wal_->SetOnDurable(notify);
