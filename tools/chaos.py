@@ -1018,6 +1018,8 @@ def parse_args(argv):
     opts = p.parse_args(argv)
     if opts.seed is None:
         opts.seed = random.randrange(1 << 32)
+    # Servers start in their own directories: a relative path would not be found from there.
+    opts.stockd = os.path.abspath(opts.stockd)
     return opts
 
 
