@@ -510,7 +510,9 @@ void Replication::RunFencer(std::string host, int port, uint64_t epoch, uint64_t
     std::string error;
     int fd = Connect(host, port, &error);
     if (fd >= 0) {
-      SetTimeouts(fd, kReplConnectTimeout);
+      // A paused former primary accepts the connection (its kernel does) but answers only when
+      // it resumes: wait long enough for that, so it is fenced the moment it runs again.
+      SetTimeouts(fd, kReplFenceReplyTimeout);
       std::string frame;
       AppendFrame(&frame, {"REPLCONF", "EPOCH", std::to_string(epoch)});
       ReplFrameReader reader(fd);

@@ -56,6 +56,8 @@ inline constexpr size_t kReplFrameBytesMax = storage::kWalRecordPayloadBytesMax 
 inline constexpr size_t kReplTailBytesMax = 64 << 20;  // bytes
 // Standbys one primary serves at once; one more is refused with an error.
 inline constexpr size_t kReplStandbysMax = 16;
+// How long the promoted node waits for its former primary's answer to REPLCONF EPOCH.
+inline constexpr std::chrono::milliseconds kReplFenceReplyTimeout{10'000};
 // After a promotion, the former primary is told of the new epoch (fenced) for this long.
 inline constexpr std::chrono::seconds kReplFenceRetry{60};
 
