@@ -82,9 +82,9 @@ void SetTimeouts(int fd, std::chrono::milliseconds timeout) {
 // Reads RESP values from a blocking socket.
 class ReplFrameReader {
  public:
-  explicit ReplFrameReader(int fd) : fd_(fd) {}
+  ReplFrameReader(int fd, size_t frame_bytes_max) : fd_(fd), frame_bytes_max_(frame_bytes_max) {}
   // The next value, or nullopt (with *error) on EOF, a timeout, a protocol error or a frame
-  // over kReplFrameBytesMax.
+  // over frame_bytes_max.
   std::optional<protocol::RespValue> Next(std::string* error) {
     while (true) {
       if (pos_ < buf_.size()) {
@@ -100,8 +100,8 @@ class ReplFrameReader {
           *error = "protocol error: " + parse_error;
           return std::nullopt;
         }
-        if (buf_.size() - pos_ > kReplFrameBytesMax) {
-          *error = fmt::format("a frame over {} bytes", kReplFrameBytesMax);
+        if (buf_.size() - pos_ > frame_bytes_max_) {
+          *error = fmt::format("a frame over {} bytes", frame_bytes_max_);
           return std::nullopt;
         }
       }
@@ -134,6 +134,7 @@ class ReplFrameReader {
 
  private:
   int fd_;
+  size_t frame_bytes_max_;
   std::string buf_;
   size_t pos_ = 0;
 };
@@ -515,7 +516,7 @@ void Replication::RunFencer(std::string host, int port, uint64_t epoch, uint64_t
       SetTimeouts(fd, kReplFenceReplyTimeout);
       std::string frame;
       AppendFrame(&frame, {"REPLCONF", "EPOCH", std::to_string(epoch)});
-      ReplFrameReader reader(fd);
+      ReplFrameReader reader(fd, kReplAckFrameBytesMax);
       std::optional<protocol::RespValue> reply;
       if (WriteAll(fd, frame)) reply = reader.Next(&error);
       ::close(fd);
@@ -704,7 +705,7 @@ bool Replication::SendSnapshot(Link& link, uint64_t* next_lsn, std::string* erro
 
 void Replication::RunReader(Link& l) {
   Link* link = &l;
-  ReplFrameReader reader(link->fd);
+  ReplFrameReader reader(link->fd, kReplAckFrameBytesMax);
   while (!link->closed.load()) {
     std::string error;
     std::optional<protocol::RespValue> v = reader.Next(&error);
@@ -1179,7 +1180,7 @@ void Replication::RunFollower(uint64_t generation) {
 
 void Replication::FollowLink(uint64_t generation, int fd, const std::string& host, int port) {
   SetTimeouts(fd, std::chrono::seconds(config_.repl_timeout.load()));
-  ReplFrameReader reader(fd);
+  ReplFrameReader reader(fd, kReplFrameBytesMax);
   std::string error;
   if (!Handshake(generation, fd, reader, host, port, &error)) {
     if (following(generation))

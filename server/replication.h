@@ -54,6 +54,9 @@ inline constexpr size_t kReplFrameBytesMax = storage::kWalRecordPayloadBytesMax 
 // ships each batch from there while the primary's own sync of it runs, so the two syncs overlap
 // instead of adding up. A sender further behind reads the log from RocksDB.
 inline constexpr size_t kReplTailBytesMax = 64 << 20;  // bytes
+// The largest frame a primary accepts from a standby (they send only REPLCONF ACK <lsn>), and a
+// promoted node from its former primary (+OK): a peer cannot make it buffer more.
+inline constexpr size_t kReplAckFrameBytesMax = 1024;  // bytes
 // Standbys one primary serves at once; one more is refused with an error.
 inline constexpr size_t kReplStandbysMax = 16;
 // How long the promoted node waits for its former primary's answer to REPLCONF EPOCH.

@@ -322,9 +322,12 @@ class ReplicationTest(unittest.TestCase):
             sock, first = replsync(1, 0, "")
             self.assertTrue(first.startswith(b"-ERR this primary already serves 16"), first)
             sock.close()
-            # A garbage frame drops that link only.
+            # A garbage frame drops that link only; so does an acknowledgement frame over
+            # kReplAckFrameBytesMax (1 KiB): the reader stops buffering it.
             links[0].sendall(b"*1\r\n$5\r\nHELLO\r\n")
             wait_until(lambda: info(srv, "connected_slaves") == 15, "the bad link to drop")
+            links[1].sendall(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2000\r\n" + b"1" * 1000)
+            wait_until(lambda: info(srv, "connected_slaves") == 14, "the oversized frame's link")
             self.assertEqual(c.get("k"), "v")
             for sock in links:
                 sock.close()
