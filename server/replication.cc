@@ -1,6 +1,5 @@
 #include "server/replication.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netdb.h>
